@@ -1,0 +1,58 @@
+"""Where credentials may be sent: Adobe's hosts, or a loopback test double.
+
+Endpoints come from the process environment only, never from parameters: a
+web caller can add any parameter the deployment did not define, and must not
+be able to point the client secret or the token at a host of its choosing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from lib.errors import ConfigurationError
+
+DEFAULT_IMS_TOKEN_URL = "https://ims-na1.adobelogin.com/ims/token/v3"  # noqa: S105 - a URL
+DEFAULT_AEM_BASE_URL = "https://api.adobeaemcloud.com"
+IMS_HOST_SUFFIXES = (".adobelogin.com",)
+AEM_HOST_SUFFIXES = (".adobeaemcloud.com",)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def checked_url(variable: str, default: str, host_suffixes: tuple[str, ...]) -> str:
+    """``$variable`` or ``default``; refused unless https on an allowed host, or loopback."""
+    url = os.environ.get(variable) or default
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if is_loopback(host) and parts.scheme in ("http", "https"):
+        return url
+    if parts.scheme != "https":
+        raise ConfigurationError(
+            f"{variable} must be an https URL (plain http is allowed only on loopback)")
+    if not host.endswith(host_suffixes) or parts.username or parts.password:
+        raise ConfigurationError(
+            f"{variable} must point at a host ending in {' or '.join(host_suffixes)}")
+    return url
+
+
+@dataclass(frozen=True)
+class AdobeEndpoints:
+    ims_token_url: str
+    aem_base_url: str
+
+    @classmethod
+    def from_env(cls) -> AdobeEndpoints:
+        return cls(
+            ims_token_url=checked_url("IMS_TOKEN_URL", DEFAULT_IMS_TOKEN_URL, IMS_HOST_SUFFIXES),
+            aem_base_url=checked_url("AEM_API_BASE_URL", DEFAULT_AEM_BASE_URL, AEM_HOST_SUFFIXES),
+        )

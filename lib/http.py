@@ -1,0 +1,187 @@
+"""HTTP for actions: one keep-alive session, a timeout on every call, bounded retries.
+
+The session lives at module level, so a warm container reuses its connections
+across invocations. Retries follow Adobe's own Node stack (network errors, 429
+and 502/503/504, exponential backoff, ``Retry-After`` honoured) and never run
+past the activation's deadline. Bodies are read with a size limit, because
+OpenWhisk drops an action result over 1 MB.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+
+from lib.deadline import Deadline
+from lib.errors import UpstreamError, UpstreamTimeout
+
+CONNECT_TIMEOUT = 3.05
+READ_TIMEOUT = 10.0
+MAX_BODY_BYTES = 1_000_000  # OpenWhisk's limit on an action's result
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+MIN_ATTEMPT_SECONDS = 0.2  # an attempt with less time than this left is not started
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 3
+    backoff: float = 0.5  # the first delay; it doubles on each retry
+    max_backoff: float = 8.0
+    max_retry_after: float = 10.0  # a longer Retry-After is passed on, not waited for
+
+    def backoff_delay(self, attempt: int) -> float:
+        """Exponential with equal jitter: half fixed, half random, so clients spread out."""
+        cap = min(self.max_backoff, self.backoff * 2**attempt)
+        return cap / 2 + random.uniform(0, cap / 2)  # noqa: S311 - jitter, not security
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response read in full: status, headers (case-insensitive) and body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json_or(self, default: Any) -> Any:
+        """The body as JSON, or ``default`` when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return default
+
+
+_session: requests.Session | None = None
+_session_lock = threading.Lock()
+
+
+def session() -> requests.Session:
+    """The process-wide session: keep-alive, no proxies or .netrc from the environment."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            new = requests.Session()
+            new.trust_env = False
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+            new.mount("https://", adapter)
+            new.mount("http://", adapter)
+            _session = new
+        return _session
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """``Retry-After`` in seconds, from either of its forms (delta seconds or an HTTP date)."""
+    value = headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    service: str,
+    deadline: Deadline,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    max_body: int = MAX_BODY_BYTES,
+    **kwargs: Any,
+) -> Answer:
+    """Send with retries and return the last answer, whatever its status.
+
+    Raises :class:`UpstreamTimeout` when the service is too slow for the time
+    left, :class:`UpstreamError` when it cannot be reached or its body is over
+    ``max_body``. Redirects are not followed: credentials stay with the host
+    they were meant for.
+    """
+    attempt = 0
+    while True:
+        timeouts = _timeouts(deadline, service)
+        answer: Answer | None = None
+        try:
+            answer = _send(method, url, service, timeouts, max_body, kwargs)
+        except requests.RequestException as exc:
+            if _is_read_timeout(exc):
+                raise UpstreamTimeout(
+                    f"{service} did not answer within {timeouts[1]:.1f} s") from exc
+            failure: Exception = exc
+            delay = policy.backoff_delay(attempt)
+        else:
+            if answer.status not in RETRY_STATUSES:
+                return answer
+            retry_after = retry_after_seconds(answer.headers)
+            if retry_after is not None and retry_after > policy.max_retry_after:
+                return answer
+            delay = retry_after if retry_after is not None else policy.backoff_delay(attempt)
+
+        if attempt < policy.retries and _time_allows(deadline, delay):
+            time.sleep(delay)
+            attempt += 1
+            continue
+        if answer is not None:
+            return answer
+        if isinstance(failure, requests.ConnectTimeout) and deadline.remaining() is not None:
+            raise UpstreamTimeout(f"could not connect to {service} in time") from failure
+        raise UpstreamError(
+            f"could not connect to {service}", details={"reason": type(failure).__name__}
+        ) from failure
+
+
+def _send(
+    method: str,
+    url: str,
+    service: str,
+    timeouts: tuple[float, float],
+    max_body: int,
+    kwargs: dict[str, Any],
+) -> Answer:
+    with session().request(
+        method, url, timeout=timeouts, allow_redirects=False, stream=True, **kwargs
+    ) as response:
+        chunks, size = [], 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > max_body:
+                raise UpstreamError(f"{service} answered more than {max_body} bytes")
+            chunks.append(chunk)
+        return Answer(response.status_code, response.headers, b"".join(chunks))
+
+
+def _is_read_timeout(exc: requests.RequestException) -> bool:
+    # requests reports a timeout while reading the body as a ConnectionError.
+    return isinstance(exc, requests.ReadTimeout) or any(
+        isinstance(arg, ReadTimeoutError) for arg in exc.args
+    )
+
+
+def _timeouts(deadline: Deadline, service: str) -> tuple[float, float]:
+    remaining = deadline.remaining()
+    if remaining is None:
+        return CONNECT_TIMEOUT, READ_TIMEOUT
+    if remaining < MIN_ATTEMPT_SECONDS:
+        raise UpstreamTimeout(f"no time left in the activation to call {service}")
+    return min(CONNECT_TIMEOUT, remaining), min(READ_TIMEOUT, remaining)
+
+
+def _time_allows(deadline: Deadline, delay: float) -> bool:
+    remaining = deadline.remaining()
+    return remaining is None or remaining - delay >= MIN_ATTEMPT_SECONDS

@@ -1,0 +1,131 @@
+"""Adobe IMS OAuth Server-to-Server tokens, cached across warm invocations."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from lib import http
+from lib.deadline import Deadline
+from lib.errors import CredentialsRejected, TokenRejected, UpstreamError, UpstreamRateLimited
+from lib.log import fields
+from lib.redact import known_secrets
+from lib.token_cache import Token, TokenCache, TokenGrant
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class S2SCredentials:
+    """An OAuth Server-to-Server credential from the Adobe Developer Console."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    scopes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        known_secrets.add(self.client_secret)
+
+    def cache_key(self, token_url: str) -> tuple[str, str, str, tuple[str, ...]]:
+        """Identifies a token without holding the secret itself."""
+        secret_hash = hashlib.sha256(self.client_secret.encode()).hexdigest()
+        return token_url, self.client_id, secret_hash, tuple(sorted(self.scopes))
+
+
+# One cache per process: warm invocations of any action here share it.
+token_cache = TokenCache()
+
+
+def request_token(token_url: str, credentials: S2SCredentials, deadline: Deadline) -> TokenGrant:
+    """Ask IMS for a new token with the client_credentials grant."""
+    answer = http.request(
+        "POST",
+        token_url,
+        service="IMS",
+        deadline=deadline,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+            "scope": ",".join(credentials.scopes),
+        },
+        headers={"Accept": "application/json"},
+    )
+    debug = _debug_details(answer)
+    body = answer.json_or(None)
+    if answer.status == 200:
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise UpstreamError("IMS answered 200 without an access token", details=debug)
+        known_secrets.add(token)
+        lifetime = _lifetime(body.get("expires_in"))
+        log.info("IMS token minted", extra=fields(expires_in=lifetime, **debug))
+        return TokenGrant(token, lifetime)
+
+    details = {**_oauth_error(body), **debug}
+    if answer.status in (400, 401, 403):
+        code = details.get("ims_error", f"HTTP {answer.status}")
+        raise CredentialsRejected(f"IMS rejected the credentials: {code}", details=details)
+    if answer.status == 429:
+        raise UpstreamRateLimited(
+            "IMS is throttling token requests",
+            retry_after=http.retry_after_seconds(answer.headers),
+            details=details,
+        )
+    raise UpstreamError(f"IMS answered HTTP {answer.status}", details=details)
+
+
+def get_token(token_url: str, credentials: S2SCredentials, deadline: Deadline) -> Token:
+    key = credentials.cache_key(token_url)
+    token = token_cache.get(key, lambda: request_token(token_url, credentials, deadline))
+    if token.from_cache:
+        log.debug("IMS token from cache")
+    return token
+
+
+def with_token(
+    token_url: str,
+    credentials: S2SCredentials,
+    deadline: Deadline,
+    call: Callable[[str], T],
+) -> T:
+    """``call(access_token)``; when the API answers 401, once more with a new token."""
+    token = get_token(token_url, credentials, deadline)
+    try:
+        return call(token.value)
+    except TokenRejected:
+        log.info("access token rejected; fetching a new one and retrying once")
+        token_cache.invalidate(credentials.cache_key(token_url), token.value)
+        return call(get_token(token_url, credentials, deadline).value)
+
+
+def _lifetime(expires_in: Any) -> float | None:
+    """``expires_in`` in seconds, or None when it is missing or not a number."""
+    if isinstance(expires_in, bool):
+        return None
+    try:
+        value = float(expires_in)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _oauth_error(body: Any) -> dict[str, str]:
+    if not isinstance(body, dict):
+        return {}
+    found = {
+        "ims_error": body.get("error"),
+        "ims_error_description": body.get("error_description"),
+    }
+    return {k: known_secrets.mask(v)[:500] for k, v in found.items() if isinstance(v, str)}
+
+
+def _debug_details(answer: http.Answer) -> dict[str, str]:
+    debug_id = answer.headers.get("x-debug-id")
+    return {"x_debug_id": debug_id} if debug_id else {}

@@ -1,0 +1,76 @@
+"""Hiding secrets: by the name of the key that holds them, and by their value.
+
+Two defences, because each alone has gaps: a parameter called
+``OAUTHS2S_CLIENT_SECRET`` is hidden by its name wherever it is printed, and a
+secret we know the value of (the client secret, an access token) is hidden
+wherever its value turns up in a log line, whatever carried it there.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+HIDDEN = "<hidden>"
+
+# Words that mark a key as holding a secret in logged parameters.
+SECRET_WORDS: tuple[str, ...] = ("secret", "token", "password", "passwd", "authorization",
+                                 "apikey", "cookie")
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def is_secret_name(name: object, words: Iterable[str] = SECRET_WORDS) -> bool:
+    """True when a key's name says it holds a secret (``x-api-key``, ``client_secret`` …)."""
+    key = _normalise(str(name))
+    return any(word in key for word in words)
+
+
+def redact(value: Any, words: Iterable[str] = SECRET_WORDS) -> Any:
+    """A copy of ``value`` with every secret-named key's value replaced, at any depth."""
+    words = tuple(words)
+    if isinstance(value, dict):
+        return {k: HIDDEN if is_secret_name(k, words) else redact(v, words)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v, words) for v in value]
+    return value
+
+
+class KnownSecrets:
+    """Secret values seen at run time, masked wherever they appear in text.
+
+    Bounded: a warm container that rotates tokens for days keeps only the most
+    recent ones, which are the only ones it can still be holding.
+    """
+
+    MIN_LENGTH = 6  # shorter values would mask innocent text
+    MAX_ENTRIES = 64
+
+    def __init__(self) -> None:
+        self._values: dict[str, None] = {}
+        self._lock = threading.Lock()
+
+    def add(self, value: object) -> None:
+        if not isinstance(value, str) or len(value) < self.MIN_LENGTH:
+            return
+        with self._lock:
+            self._values.pop(value, None)
+            self._values[value] = None
+            while len(self._values) > self.MAX_ENTRIES:
+                del self._values[next(iter(self._values))]
+
+    def mask(self, text: str) -> str:
+        with self._lock:
+            values = list(self._values)
+        for value in values:
+            if value in text:
+                text = text.replace(value, HIDDEN)
+        return text
+
+
+known_secrets = KnownSecrets()

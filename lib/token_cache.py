@@ -1,0 +1,132 @@
+"""A process-wide cache of access tokens with an explicit max age.
+
+Adobe asks integrations to reuse a token until it expires and throttles those
+that mint too many. In a warm OpenWhisk container module state survives
+between invocations, so one cache serves them all. Its rules:
+
+- a token is served until ``refresh_margin`` before it expires (at least five
+  minutes early, or half its lifetime when it lives less than ten minutes);
+- one thread refreshes a key at a time; the others wait and take its result;
+- when a refresh fails and the old token has not expired, the old one is used;
+- a credentials rejection is remembered for ``rejection_ttl`` seconds and
+  answered from memory, so a wrong secret does not hammer IMS.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+from lib.errors import ActionError, CredentialsRejected
+
+log = logging.getLogger(__name__)
+
+REFRESH_MARGIN = 300.0
+UNKNOWN_LIFETIME = 600.0  # a grant without a usable expires_in
+MAX_LIFETIME = 86400.0  # IMS grants about 24 h; anything longer is not believed
+REJECTION_TTL = 60.0
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What the identity provider answered: the token and its lifetime in seconds, if given."""
+
+    value: str = field(repr=False)
+    lifetime: float | None
+
+
+@dataclass(frozen=True)
+class Token:
+    value: str = field(repr=False)
+    expires_at: float  # on the cache's monotonic clock
+    refresh_at: float
+    from_cache: bool = False
+
+
+class TokenCache:
+    def __init__(
+        self,
+        *,
+        refresh_margin: float = REFRESH_MARGIN,
+        rejection_ttl: float = REJECTION_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.refresh_margin = refresh_margin
+        self.rejection_ttl = rejection_ttl
+        self.clock = clock
+        self._tokens: dict[Hashable, Token] = {}
+        self._rejections: dict[Hashable, tuple[float, CredentialsRejected]] = {}
+        self._key_locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: Hashable, fetch: Callable[[], TokenGrant]) -> Token:
+        """A fresh token for ``key``, from the cache or from one call of ``fetch``."""
+        token = self._fresh(key)
+        if token is not None:
+            return token
+        with self._lock_for(key):
+            token = self._fresh(key)  # another thread may have refreshed it meanwhile
+            if token is not None:
+                return token
+            self._raise_remembered_rejection(key)
+            try:
+                grant = fetch()
+            except CredentialsRejected as exc:
+                with self._guard:
+                    self._rejections[key] = (self.clock() + self.rejection_ttl, exc)
+                raise
+            except ActionError as exc:
+                stale = self._tokens.get(key)
+                if stale is not None and self.clock() < stale.expires_at:
+                    log.warning("token refresh failed; using the cached token until it expires",
+                                extra={"fields": {"reason": exc.message}})
+                    return Token(stale.value, stale.expires_at, stale.refresh_at, from_cache=True)
+                raise
+            return self._store(key, grant)
+
+    def invalidate(self, key: Hashable, value: str) -> None:
+        """Drop ``key``'s token if it is still ``value`` (a newer one from another thread stays)."""
+        with self._guard:
+            token = self._tokens.get(key)
+            if token is not None and token.value == value:
+                del self._tokens[key]
+
+    def clear(self) -> None:
+        with self._guard:
+            self._tokens.clear()
+            self._rejections.clear()
+
+    def _fresh(self, key: Hashable) -> Token | None:
+        token = self._tokens.get(key)
+        if token is None or self.clock() >= token.refresh_at:
+            return None
+        return Token(token.value, token.expires_at, token.refresh_at, from_cache=True)
+
+    def _store(self, key: Hashable, grant: TokenGrant) -> Token:
+        lifetime = UNKNOWN_LIFETIME if grant.lifetime is None else min(grant.lifetime, MAX_LIFETIME)
+        now = self.clock()
+        token = Token(grant.value, now + lifetime,
+                      now + lifetime - min(self.refresh_margin, lifetime / 2))
+        if lifetime > 0:  # a token born expired is used once, never cached
+            with self._guard:
+                self._tokens[key] = token
+                self._rejections.pop(key, None)
+        return token
+
+    def _raise_remembered_rejection(self, key: Hashable) -> None:
+        with self._guard:
+            remembered = self._rejections.get(key)
+            if remembered is None:
+                return
+            until, exc = remembered
+            if self.clock() >= until:
+                del self._rejections[key]
+                return
+        raise exc
+
+    def _lock_for(self, key: Hashable) -> threading.Lock:
+        with self._guard:
+            return self._key_locks.setdefault(key, threading.Lock())
