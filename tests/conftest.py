@@ -1,0 +1,44 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from lib import ims
+
+# What the host machine or an OpenWhisk container could have set, which would change what a test sees.
+_PROCESS_VARIABLES = (
+    "IMS_TOKEN_URL",
+    "AEM_API_BASE_URL",
+    "__OW_DEADLINE",
+    "__OW_ACTIVATION_ID",
+    "__OW_ACTION_NAME",
+    "__OW_NAMESPACE",
+    "AIO_RUNTIME_APIHOST",
+    "AIO_RUNTIME_AUTH",
+    "AIO_RUNTIME_NAMESPACE",
+    "WSK_CONFIG_FILE",
+)
+
+
+@pytest.fixture(autouse=True)
+def cold_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts as a cold container: no cached token, none of the host's settings."""
+    for name in _PROCESS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    ims.token_cache.clear()
+    yield
+    ims.token_cache.clear()
+
+
+@pytest.fixture
+def adobe(monkeypatch: pytest.MonkeyPatch):
+    """The sandbox IMS + AEM emulator on loopback, with the action's endpoints pointed at it."""
+    from tools.sandbox import AdobeEmulator
+
+    with AdobeEmulator() as emulator:
+        for name, value in emulator.env().items():
+            monkeypatch.setenv(name, value)
+        yield emulator
