@@ -8,7 +8,7 @@ import pytest
 
 from lib import ims
 
-# What the host machine or an OpenWhisk container could have set, which would change what a test sees.
+# Set by the host machine or an OpenWhisk container, they would change what a test sees.
 _PROCESS_VARIABLES = (
     "IMS_TOKEN_URL",
     "AEM_API_BASE_URL",

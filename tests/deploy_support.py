@@ -1,0 +1,212 @@
+"""Fixtures for the deploy tool's tests: small projects, loopback servers, zips run as OpenWhisk
+runs them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import pathlib
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+# A tiny action with the repo's layout: a package under actions/ that imports lib/.
+HELLO_FILES: dict[str, str] = {
+    "actions/__init__.py": "",
+    "actions/hello/__init__.py": "from actions.hello.handler import handler, main\n",
+    "actions/hello/handler.py": (
+        "import os\n"
+        "from lib.util import greeting\n\n\n"
+        "def main(params):\n"
+        "    return {'statusCode': 200, 'body': {'greeting': greeting(params.get('name')),\n"
+        "            'action': os.environ.get('__OW_ACTION_NAME')}}\n\n\n"
+        "def handler(params):\n"
+        "    return {'statusCode': 200, 'body': {'via': 'handler'}}\n"
+    ),
+    "lib/__init__.py": "",
+    "lib/util.py": "def greeting(name):\n    return f'hello {name}'\n",
+}
+
+HELLO_MANIFEST = """\
+packages:
+  demo:
+    inputs:
+      REGION: $REGION
+    actions:
+      hello:
+        function: actions/hello
+        runtime: python:3.11
+        web: 'yes'
+        inputs:
+          name: $NAME
+          API_SECRET: $API_SECRET
+        limits:
+          timeout: 30000
+          memory: 256
+"""
+
+HELLO_ENV = {"REGION": "eu", "NAME": "world", "API_SECRET": "s3cr3t-value-for-tests"}
+
+
+def make_project(root: pathlib.Path, manifest: str = HELLO_MANIFEST,
+                 files: Mapping[str, str] | None = None) -> pathlib.Path:
+    """Writes the files and ``manifest.yaml`` under ``root``; the manifest's path."""
+    for name, text in {**HELLO_FILES, **(files or {})}.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    manifest_path = root / "manifest.yaml"
+    manifest_path.write_text(manifest, encoding="utf-8")
+    return manifest_path
+
+
+def zip_names(data: bytes) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return archive.namelist()
+
+
+# What the OpenWhisk Python runtime's launcher does once the zip is unpacked and __main__.py
+# renamed: the zip root is the cwd and sys.path[0], then `from main__ import <main> as main`.
+# It calls main once per line of parameters (a warm container), and reports where lib/ came
+# from and which of the tools' modules got imported.
+_LAUNCHER = """
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+import main__
+entry = getattr(main__, sys.argv[1])
+results = [entry(json.loads(line)) for line in sys.argv[2:]]
+lib = sys.modules.get("lib")
+report = {
+    "results": results,
+    "main_module": main__.__name__,
+    "lib_file": getattr(lib, "__file__", None),
+    "loaded": sorted(name for name in ("tools", "yaml", "dotenv") if name in sys.modules),
+}
+print("\\n@@RESULT@@" + json.dumps(report))
+"""
+
+
+@dataclass(frozen=True)
+class Activation:
+    results: list[Any]
+    main_module: str
+    lib_file: str | None
+    loaded: list[str]
+    root: pathlib.Path
+    stderr: str
+
+
+def run_like_openwhisk(code: bytes, work: pathlib.Path, *, params: list[dict[str, Any]],
+                       main: str = "main", env: Mapping[str, str] | None = None,
+                       action_name: str = "/ns/demo/hello") -> Activation:
+    """Unpacks ``code`` and calls its main as the runtime does, in a process whose
+    environment holds only the ``__OW_*`` variables and ``env`` (no PATH, no HOME)."""
+    root = work / "action"
+    with zipfile.ZipFile(io.BytesIO(code)) as archive:
+        archive.extractall(root)
+    (root / "__main__.py").rename(root / "main__.py")
+    process_env = {
+        "__OW_ACTION_NAME": action_name,
+        "__OW_NAMESPACE": action_name.split("/")[1],
+        "__OW_ACTIVATION_ID": "0123456789abcdef0123456789abcdef",
+        "__OW_TRANSACTION_ID": "fedcba9876543210",
+        "__OW_DEADLINE": str(int((time.time() + 60) * 1000)),
+        **(env or {}),
+    }
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", _LAUNCHER, main, *(json.dumps(p) for p in params)],
+        cwd=root, env=process_env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.rpartition("@@RESULT@@")[2])
+    return Activation(report["results"], report["main_module"], report["lib_file"],
+                      report["loaded"], root, done.stderr)
+
+
+def make_wheel(folder: pathlib.Path, name: str = "tinydep", version: str = "1.0",
+               tag: str = "py3-none-any") -> pathlib.Path:
+    """A minimal wheel built by hand, so vendoring is tested without any index."""
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": b"VALUE = 42\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist}/WHEEL": (f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
+                          f"Tag: {tag}\n").encode(),
+    }
+    record = [f"{path},sha256={_digest(data)},{len(data)}" for path, data in files.items()]
+    files[f"{dist}/RECORD"] = ("\n".join([*record, f"{dist}/RECORD,,"]) + "\n").encode()
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-{version}-{tag}.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return wheel
+
+
+def _digest(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode().rstrip("=")
+
+
+@dataclass
+class Loopback:
+    """A one-answer HTTP server on 127.0.0.1 and the requests it received."""
+
+    url: str
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+
+@contextmanager
+def loopback_server(status: int, headers: Mapping[str, str] | None = None,
+                    body: bytes = b"") -> Iterator[Loopback]:
+    """Answers every request with ``status``, ``headers`` and ``body``; records method,
+    path and (lower-case) headers of each."""
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            with lock:
+                record.requests.append(
+                    (self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_PUT = do_DELETE = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    record = Loopback(f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield record
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

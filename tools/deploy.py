@@ -1,0 +1,341 @@
+"""The deploy tool's operations: render, build, deploy and undeploy, each with its report.
+
+A deploy checks everything it can before sending anything: the manifest and
+its variables, the zips and their sizes, then that the server runs the kinds
+asked for. Then it PUTs the packages and the actions, one progress line per
+entity, and stops at the first refusal with a report of what was deployed,
+what failed and what was not attempted. ``--dry-run`` builds the same
+requests and prints them instead. The AUTH key and secret inputs are masked in
+every line printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+from urllib.parse import quote
+
+from lib import http
+from lib.redact import KnownSecrets, is_secret_name
+from tools.build import ActionZip, build_zips, write_zips
+from tools.manifest import SECRET_WORDS, Action, Manifest, Package, masked, render
+from tools.openwhisk import (
+    Call,
+    Client,
+    Credentials,
+    CredentialsError,
+    Entity,
+    OpenWhiskError,
+    find_credentials,
+    put,
+)
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the server refused, or could not be reached
+EXIT_USAGE = 2  # the manifest, the options or the credentials are wrong
+MAX_CODE_BASE64 = 48 * 1024 * 1024  # OpenWhisk measures the code limit on the base64 string
+MAX_PARAMETERS = 1024 * 1024  # stored parameters, as JSON
+
+
+class ConfigError(Exception):
+    """Something to fix before deploying (a zip too large, a kind the server lacks)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Where to deploy, and how; the flags win over ``AIO_RUNTIME_*`` and ``~/.wskprops``."""
+
+    apihost: str | None = None
+    auth: str | None = field(default=None, repr=False)
+    namespace: str | None = None
+    dry_run: bool = False
+    vendor: bool = False
+    pip_args: tuple[str, ...] = ()
+    retry: http.RetryPolicy = http.DEFAULT_POLICY
+
+
+@dataclass(frozen=True)
+class Step:
+    """One entity's request, and the same request as it may be shown."""
+
+    entity: Entity
+    call: Call
+    shown: Mapping[str, Any]
+    note: str = ""
+
+
+class Console:
+    """Lines for the user, with every known secret value masked."""
+
+    def __init__(self, out: TextIO | None, secrets: KnownSecrets) -> None:
+        self.out = out or sys.stdout
+        self.secrets = secrets
+
+    def line(self, text: str) -> None:
+        print(self.secrets.mask(text), file=self.out, flush=True)
+
+
+def render_manifest(manifest: Manifest, *, show_secrets: bool = False,
+                    output: pathlib.Path | None = None, out: TextIO | None = None) -> int:
+    """Prints the resolved manifest, or writes it to ``output`` readable by the owner only."""
+    out = out or sys.stdout
+    text = render(manifest, show_secrets=show_secrets)
+    if output is None:
+        out.write(text)
+        return EXIT_OK
+    descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an existing file would keep its old mode
+        handle.write(text)
+    print(f"wrote {output} (mode 0600)", file=out)
+    return EXIT_OK
+
+
+def build(manifest: Manifest, out_dir: pathlib.Path, *, vendor: bool = False,
+          pip_args: Sequence[str] = (), out: TextIO | None = None) -> int:
+    zips = build_zips(manifest, vendor=vendor, pip_args=pip_args)
+    for built, path in zip(zips, write_zips(zips, out_dir), strict=True):
+        print(f"built {path} ({len(built.data)} bytes, sha256 {built.sha256[:12]})",
+              file=out or sys.stdout)
+    return EXIT_OK
+
+
+def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Options(),
+           out: TextIO | None = None) -> int:
+    """Deploys every package and action of the manifest; the exit status."""
+    credentials = _credentials(env, options)
+    console = Console(out, _secrets(manifest, credentials))
+    zips = build_zips(manifest, vendor=options.vendor, pip_args=options.pip_args)
+    if options.dry_run or credentials is None:
+        return _dry_run(manifest, zips, credentials, console)
+    steps = deploy_steps(manifest, zips, credentials.namespace)
+    client = Client(credentials, policy=options.retry)
+    _check_kinds(client, manifest)
+    namespace = _namespace(client, manifest, credentials)
+    console.line(f"Deploying to {credentials.apihost}, namespace {namespace} "
+                 f"(credentials from {credentials.source})")
+    done: list[Entity] = []
+    for index, step in enumerate(steps):
+        try:
+            client.send(step.call, str(step.entity))
+        except OpenWhiskError as exc:
+            console.line(f"  FAILED  {exc}")
+            _failure_report(console, "Deploy", done, exc, [s.entity for s in steps[index + 1:]])
+            return EXIT_FAILED
+        console.line(f"  ok      {step.entity}{step.note}")
+        done.append(step.entity)
+    _web_urls(console, manifest, credentials.apihost, namespace)
+    console.line(f"Deployed {_count(manifest)}.")
+    return EXIT_OK
+
+
+def undeploy(manifest: Manifest, env: Mapping[str, str], options: Options = Options(),
+             out: TextIO | None = None) -> int:
+    """Deletes the manifest's actions, then its packages; ones already gone are fine."""
+    credentials = _credentials(env, options)
+    console = Console(out, _secrets(manifest, credentials))
+    entities = undeploy_entities(manifest)
+    if options.dry_run or credentials is None:
+        apihost, namespace = _shown_target(credentials, console)
+        for entity in entities:
+            console.line(f"DELETE {apihost}{entity.path(namespace)}  ({entity})")
+        return EXIT_OK
+    client = Client(credentials, policy=options.retry)
+    console.line(f"Undeploying from {credentials.apihost}, namespace {credentials.namespace} "
+                 f"(credentials from {credentials.source})")
+    done: list[Entity] = []
+    absent = 0
+    for index, entity in enumerate(entities):
+        try:
+            existed = client.delete(entity, credentials.namespace)
+        except OpenWhiskError as exc:
+            console.line(f"  FAILED  {exc}")
+            _failure_report(console, "Undeploy", done, exc, entities[index + 1:])
+            return EXIT_FAILED
+        console.line(f"  deleted {entity}" if existed else f"  absent  {entity} (already gone)")
+        done.append(entity)
+        absent += not existed
+    console.line(f"Undeployed: {len(done) - absent} deleted, {absent} already gone.")
+    return EXIT_OK
+
+
+def deploy_steps(manifest: Manifest, zips: Sequence[ActionZip], namespace: str) -> list[Step]:
+    """The PUTs a deploy makes, packages first; ConfigError when one would exceed a limit."""
+    steps = []
+    for package in manifest.packages:
+        body = package_body(package)
+        steps.append(Step(Entity("packages", package.name),
+                          put(Entity("packages", package.name), namespace, body),
+                          _shown_body(body)))
+    for built in zips:
+        action = built.action
+        code = built.base64()
+        if len(code) > MAX_CODE_BASE64:
+            raise ConfigError(f"action {action.qualified_name}: the zip is {len(code)} bytes in "
+                              f"base64, over OpenWhisk's {MAX_CODE_BASE64} byte limit")
+        body = action_body(action, code)
+        if len(json.dumps(body["parameters"])) > MAX_PARAMETERS:
+            raise ConfigError(f"action {action.qualified_name}: its inputs are over "
+                              f"OpenWhisk's {MAX_PARAMETERS} byte limit")
+        entity = Entity("actions", action.qualified_name)
+        shown = _shown_body(body)
+        shown["exec"] = {**body["exec"], "code": f"<zip of {len(built.data)} bytes, "
+                                                 f"{len(code)} in base64, sha256 {built.sha256}>"}
+        steps.append(Step(entity, put(entity, namespace, body), shown,
+                          f" ({action.kind}, {len(built.data)} byte zip)"))
+    return steps
+
+
+def undeploy_entities(manifest: Manifest) -> list[Entity]:
+    """Actions first: a package that still holds actions cannot be deleted."""
+    return ([Entity("actions", action.qualified_name) for action in manifest.actions()]
+            + [Entity("packages", package.name) for package in manifest.packages])
+
+
+def package_body(package: Package) -> dict[str, Any]:
+    return {"parameters": _key_values(package.inputs),
+            "annotations": _key_values(package.annotations), "publish": False}
+
+
+def action_body(action: Action, code: str) -> dict[str, Any]:
+    """The PUT body. Parameters are replaced as a whole on update; annotations are merged,
+    so web annotations an earlier deploy left go through ``delAnnotations``."""
+    body: dict[str, Any] = {
+        "exec": {"kind": action.kind, "code": code, "main": action.main},
+        "parameters": _key_values(action.inputs),
+        "annotations": _key_values(action.all_annotations()),
+    }
+    if action.limits.to_api():
+        body["limits"] = action.limits.to_api()
+    if action.stale_annotations():
+        body["delAnnotations"] = action.stale_annotations()
+    return body
+
+
+def web_url(apihost: str, namespace: str, action: Action) -> str:
+    parts = (namespace, action.package, action.name)
+    return f"{apihost}/api/v1/web/" + "/".join(quote(part, safe="") for part in parts)
+
+
+def _credentials(env: Mapping[str, str], options: Options) -> Credentials | None:
+    """The target; a dry run does without when none are configured."""
+    try:
+        return find_credentials(env, apihost=options.apihost, auth=options.auth,
+                                namespace=options.namespace)
+    except CredentialsError:
+        if options.dry_run:
+            return None
+        raise
+
+
+def _check_kinds(client: Client, manifest: Manifest) -> None:
+    kinds = client.kinds()
+    for action in manifest.actions():
+        if action.kind not in kinds:
+            python = ", ".join(sorted(k for k in kinds if k.startswith("python:"))) or "none"
+            raise ConfigError(f"action {action.qualified_name}: {client.credentials.apihost} "
+                              f"does not run {action.kind} (its Python kinds: {python}); "
+                              "change runtime in the manifest")
+
+
+def _namespace(client: Client, manifest: Manifest, credentials: Credentials) -> str:
+    """The real namespace, which web URLs need (``_`` is only an alias in REST paths).
+
+    Asked before any PUT, so wrong credentials stop the deploy before it starts.
+    """
+    if credentials.namespace != "_" or not _web_actions(manifest):
+        return credentials.namespace
+    return client.namespace()
+
+
+def _dry_run(manifest: Manifest, zips: Sequence[ActionZip], credentials: Credentials | None,
+             console: Console) -> int:
+    apihost, namespace = _shown_target(credentials, console)
+    kinds = ", ".join(sorted({action.kind for action in manifest.actions()}))
+    console.line(f"GET {apihost}/  (checks that the server runs {kinds})")
+    if namespace == "_" and _web_actions(manifest):
+        console.line(f"GET {apihost}/api/v1/namespaces  (the namespace for the web URLs)")
+    for step in deploy_steps(manifest, zips, namespace):
+        console.line(f"{step.call.method} {apihost}{step.call.target()}  ({step.entity})")
+        console.line(json.dumps(step.shown, indent=2, ensure_ascii=False))
+    _web_urls(console, manifest, apihost, namespace)
+    return EXIT_OK
+
+
+def _shown_target(credentials: Credentials | None, console: Console) -> tuple[str, str]:
+    """The host and namespace a dry run shows, placeholders when none are configured."""
+    if credentials is None:
+        console.line("Dry run: nothing is sent. No OpenWhisk credentials were found, so the "
+                     "requests show the host APIHOST and namespace _.")
+        return "https://APIHOST", "_"
+    console.line(f"Dry run: nothing is sent. Target {credentials.apihost}, namespace "
+                 f"{credentials.namespace} (credentials from {credentials.source}).")
+    return credentials.apihost, credentials.namespace
+
+
+def _web_actions(manifest: Manifest) -> list[Action]:
+    return [action for action in manifest.actions() if action.web != "no"]
+
+
+def _web_urls(console: Console, manifest: Manifest, apihost: str, namespace: str) -> None:
+    if _web_actions(manifest):
+        console.line("Web actions:")
+        for action in _web_actions(manifest):
+            console.line(f"  {action.qualified_name}: {web_url(apihost, namespace, action)}")
+
+
+def _failure_report(console: Console, operation: str, done: Sequence[Entity],
+                    failure: OpenWhiskError, rest: Sequence[Entity]) -> None:
+    console.line(f"{operation} failed.")
+    console.line(f"  done:          {_names(done)}")
+    console.line(f"  failed:        {failure}")
+    console.line(f"  not attempted: {_names(rest)}")
+
+
+def _names(entities: Sequence[Entity]) -> str:
+    return ", ".join(str(entity) for entity in entities) or "nothing"
+
+
+def _count(manifest: Manifest) -> str:
+    packages, actions = len(manifest.packages), len(manifest.actions())
+    return (f"{packages} package{'s' * (packages != 1)} and "
+            f"{actions} action{'s' * (actions != 1)}")
+
+
+def _key_values(values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [{"key": key, "value": value} for key, value in values.items()]
+
+
+def _shown_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body with secret parameters and annotations masked."""
+    shown = dict(body)
+    for name in ("parameters", "annotations"):
+        values = {item["key"]: item["value"] for item in body[name]}
+        shown[name] = _key_values(masked(values))
+    return shown
+
+
+def _secrets(manifest: Manifest, credentials: Credentials | None) -> KnownSecrets:
+    """The values no printed line may show: the AUTH key, and every secret-named input or
+    annotation (a string ``require-whisk-auth`` is a password)."""
+    secrets = KnownSecrets()
+    if credentials is not None:
+        secrets.add(credentials.auth)
+        secrets.add(credentials.basic_auth[1])
+    for entity in (*manifest.packages, *manifest.actions()):
+        for value in (*_secret_values(entity.inputs), *_secret_values(entity.annotations)):
+            secrets.add(value)
+    return secrets
+
+
+def _secret_values(values: Mapping[str, Any]) -> Iterator[str]:
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            yield from _secret_values(value)
+        elif isinstance(value, str) and is_secret_name(key, SECRET_WORDS):
+            yield value

@@ -1,0 +1,252 @@
+"""The OpenWhisk REST API for deploying, and the credentials to call it with.
+
+Credentials come from where users already keep them: command-line flags,
+App Builder's ``AIO_RUNTIME_*`` variables (shell or ``.env``), or the ``wsk``
+CLI's ``~/.wskprops`` (``$WSK_CONFIG_FILE``). HTTP goes through
+:func:`lib.http.request`: timeouts, retries of connection errors, 429 and
+502/503/504 with backoff, and no redirects, so the AUTH key never follows a
+redirect to another host.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from dotenv import dotenv_values
+
+from lib import http
+from lib.deadline import Deadline
+from lib.errors import ActionError
+from lib.redact import KnownSecrets
+
+SERVICE = "OpenWhisk"
+AIO_DEFAULT_APIHOST = "https://adobeioruntime.net"
+DEFAULT_NAMESPACE = "_"  # the caller's own namespace
+API = "/api/v1"
+# A PUT may echo the action back, code and all; OpenWhisk takes code up to 48 MB.
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+MAX_MESSAGE = 500
+
+
+class CredentialsError(Exception):
+    """No usable OpenWhisk credentials; the message says where they are looked for."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    apihost: str  # scheme://host[:port], no trailing slash
+    auth: str = field(repr=False)  # uuid:key
+    namespace: str
+    source: str  # where they came from, for the report
+
+    @property
+    def basic_auth(self) -> tuple[str, str]:
+        user, _, key = self.auth.partition(":")
+        return user, key
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    apihost: str | None = None
+    auth: str | None = field(default=None, repr=False)
+    namespace: str | None = None
+
+
+def find_credentials(
+    env: Mapping[str, str],
+    *,
+    apihost: str | None = None,
+    auth: str | None = None,
+    namespace: str | None = None,
+) -> Credentials:
+    """Flags first, then ``AIO_RUNTIME_*``, then ``$WSK_CONFIG_FILE`` or ``~/.wskprops``.
+
+    The flags override single fields. Otherwise one source supplies all three,
+    so an AUTH key is never sent to an APIHOST that came from somewhere else.
+    """
+    base = _aio_source(env) or _wskprops_source(env) or _Source("")
+    chosen = _Source("", apihost or base.apihost, auth or base.auth, namespace or base.namespace)
+    used = [flag for flag, given in (("--apihost", apihost), ("--auth", auth),
+                                     ("--namespace", namespace)) if given]
+    if base.name and not (apihost and auth and namespace):
+        used.append(base.name)
+    source = ", ".join(used) or "nowhere"
+    where = (f"looked in {source}; pass --apihost/--auth, set AIO_RUNTIME_APIHOST/"
+             "AIO_RUNTIME_AUTH in .env or the shell, or write APIHOST/AUTH in ~/.wskprops")
+    if not chosen.auth:
+        raise CredentialsError(f"no OpenWhisk AUTH key found ({where})")
+    if not chosen.apihost:
+        raise CredentialsError(f"no OpenWhisk APIHOST found ({where})")
+    user, _, key = chosen.auth.partition(":")
+    if not user or not key:
+        raise CredentialsError(f"the AUTH key from {source} is not of the form uuid:key")
+    return Credentials(normal_apihost(chosen.apihost), chosen.auth,
+                       chosen.namespace or DEFAULT_NAMESPACE, source)
+
+
+def normal_apihost(apihost: str) -> str:
+    """``scheme://host[:port]``; a bare host means https, as the wsk CLI has it."""
+    value = apihost.strip().rstrip("/")
+    if "://" not in value:
+        value = "https://" + value
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise CredentialsError(f"APIHOST {apihost!r} has an invalid port") from None
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path
+            or parts.query or parts.username or parts.password):
+        raise CredentialsError(f"APIHOST {apihost!r} is not a host or an http(s) URL of one")
+    return value
+
+
+def _aio_source(env: Mapping[str, str]) -> _Source | None:
+    names = ("AIO_RUNTIME_APIHOST", "AIO_RUNTIME_AUTH", "AIO_RUNTIME_NAMESPACE")
+    if not any(env.get(name) for name in names):
+        return None
+    return _Source("AIO_RUNTIME_* (shell or .env)",
+                   env.get("AIO_RUNTIME_APIHOST") or AIO_DEFAULT_APIHOST,
+                   env.get("AIO_RUNTIME_AUTH"), env.get("AIO_RUNTIME_NAMESPACE"))
+
+
+def _wskprops_source(env: Mapping[str, str]) -> _Source | None:
+    configured = env.get("WSK_CONFIG_FILE")
+    path = pathlib.Path(configured) if configured else pathlib.Path.home() / ".wskprops"
+    if not path.is_file():
+        if configured:
+            raise CredentialsError(f"WSK_CONFIG_FILE names {configured}, which does not exist")
+        return None
+    try:
+        values = dotenv_values(path, interpolate=False)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialsError(f"{path}: cannot read: {exc}") from None
+    return _Source(str(path), values.get("APIHOST"), values.get("AUTH"), values.get("NAMESPACE"))
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A package or an action, as the REST API addresses it."""
+
+    collection: str  # "packages" | "actions"
+    name: str  # "pkg" or "pkg/action"
+
+    def __str__(self) -> str:
+        return f"{self.collection[:-1]} {self.name}"
+
+    def path(self, namespace: str) -> str:
+        names = "/".join(quote(part, safe="") for part in self.name.split("/"))
+        return f"{API}/namespaces/{quote(namespace, safe='')}/{self.collection}/{names}"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One REST request, the same whether it is sent or shown by --dry-run."""
+
+    method: str
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, Any] | None = None
+
+    def target(self) -> str:
+        return self.path + (f"?{urlencode(self.params)}" if self.params else "")
+
+
+def put(entity: Entity, namespace: str, body: Mapping[str, Any]) -> Call:
+    return Call("PUT", entity.path(namespace), {"overwrite": "true"}, body)
+
+
+def delete(entity: Entity, namespace: str) -> Call:
+    return Call("DELETE", entity.path(namespace))
+
+
+class OpenWhiskError(Exception):
+    """The server refused a request or could not be reached."""
+
+    def __init__(self, what: str, status: int | None, error: str,
+                 code: str | None = None) -> None:
+        self.what = what
+        self.status = status
+        self.error = error
+        self.code = code
+        status_text = f"HTTP {status}: " if status is not None else ""
+        code_text = f" (code {code})" if code else ""
+        super().__init__(f"{what}: {status_text}{error}{code_text}")
+
+
+class Client:
+    def __init__(self, credentials: Credentials, *,
+                 policy: http.RetryPolicy = http.DEFAULT_POLICY) -> None:
+        self.credentials = credentials
+        self.policy = policy
+        # Anything the server echoes back is masked before it is shown.
+        self.secrets = KnownSecrets()
+        self.secrets.add(credentials.auth)
+        self.secrets.add(credentials.basic_auth[1])
+
+    def send(self, call: Call, what: str) -> http.Answer:
+        """The answer to ``call``; OpenWhiskError unless it is 2xx."""
+        answer = self._request(call, what)
+        if not 200 <= answer.status < 300:
+            raise self._error(what, answer)
+        return answer
+
+    def delete(self, entity: Entity, namespace: str) -> bool:
+        """True when deleted, False when it was already gone."""
+        answer = self._request(delete(entity, namespace), str(entity))
+        if answer.status == 404:
+            return False
+        if not 200 <= answer.status < 300:
+            raise self._error(str(entity), answer)
+        return True
+
+    def kinds(self) -> set[str]:
+        """The action kinds the server runs, from the ``runtimes`` map of ``GET /``."""
+        body = self.send(Call("GET", "/"), "checking the server").json_or(None)
+        runtimes = body.get("runtimes") if isinstance(body, dict) else None
+        if not isinstance(runtimes, dict):
+            raise OpenWhiskError("checking the server", 200,
+                                 "GET / answered no 'runtimes' map: is APIHOST an OpenWhisk "
+                                 "server?")
+        return {entry["kind"] for family in runtimes.values() if isinstance(family, list)
+                for entry in family if isinstance(entry, dict) and isinstance(entry.get("kind"),
+                                                                              str)}
+
+    def namespace(self) -> str:
+        """The caller's own namespace, which ``_`` stands for."""
+        body = self.send(Call("GET", f"{API}/namespaces"), "listing namespaces").json_or(None)
+        if not isinstance(body, list) or not body or not isinstance(body[0], str):
+            raise OpenWhiskError("listing namespaces", 200, "the answer names no namespace")
+        return body[0]
+
+    def _request(self, call: Call, what: str) -> http.Answer:
+        try:
+            return http.request(
+                call.method,
+                self.credentials.apihost + call.path,
+                service=SERVICE,
+                deadline=Deadline(None),
+                policy=self.policy,
+                max_body=MAX_ANSWER_BYTES,
+                auth=self.credentials.basic_auth,
+                params=dict(call.params),
+                json=call.body,
+                headers={"Accept": "application/json"},
+            )
+        except ActionError as exc:  # unreachable, too slow, or an oversized answer
+            raise OpenWhiskError(what, None, f"{exc.message} at {self.credentials.apihost}") \
+                from None
+
+    def _error(self, what: str, answer: http.Answer) -> OpenWhiskError:
+        body = answer.json_or(None)
+        error = body.get("error") if isinstance(body, dict) else None
+        code = body.get("code") if isinstance(body, dict) else None
+        if error is None:
+            error = answer.body.decode("utf-8", "replace").strip() or "(no message)"
+        return OpenWhiskError(what, answer.status,
+                              self.secrets.mask(str(error))[:MAX_MESSAGE],
+                              None if code is None else self.secrets.mask(str(code)))
