@@ -13,6 +13,7 @@ from lib.errors import (
     UpstreamNotFound,
     UpstreamRateLimited,
 )
+from lib.redact import known_secrets
 
 log = logging.getLogger(__name__)
 
@@ -73,5 +74,5 @@ def _problem(status: int, body: Any) -> dict[str, Any]:
     if isinstance(body, dict):
         for key in ("title", "detail"):
             if isinstance(body.get(key), str):
-                upstream[key] = body[key][:500]
+                upstream[key] = known_secrets.mask(body[key])[:500]
     return {"upstream": upstream}

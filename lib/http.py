@@ -30,11 +30,14 @@ READ_TIMEOUT = 10.0
 MAX_BODY_BYTES = 1_000_000  # OpenWhisk's limit on an action's result
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MIN_ATTEMPT_SECONDS = 0.2  # an attempt with less time than this left is not started
+# Failures of the connection itself, worth another attempt.
+_TRANSPORT_ERRORS = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     retries: int = 3
+    statuses: frozenset[int] = RETRY_STATUSES
     backoff: float = 0.5  # the first delay; it doubles on each retry
     max_backoff: float = 8.0
     max_retry_after: float = 10.0  # a longer Retry-After is passed on, not waited for
@@ -60,7 +63,7 @@ class Answer:
         """The body as JSON, or ``default`` when it is not JSON."""
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: valid JSON nested too deep
             return default
 
 
@@ -123,10 +126,13 @@ def request(
             if _is_read_timeout(exc):
                 raise UpstreamTimeout(
                     f"{service} did not answer within {timeouts[1]:.1f} s") from exc
+            if not isinstance(exc, _TRANSPORT_ERRORS):  # a bad request: sending it again won't help
+                raise UpstreamError(f"could not send the request to {service}",
+                                    details={"reason": type(exc).__name__}) from exc
             failure: Exception = exc
             delay = policy.backoff_delay(attempt)
         else:
-            if answer.status not in RETRY_STATUSES:
+            if answer.status not in policy.statuses:
                 return answer
             retry_after = retry_after_seconds(answer.headers)
             if retry_after is not None and retry_after > policy.max_retry_after:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 
 from lib.redact import known_secrets
@@ -42,14 +43,15 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            # Masked before encoding too: JSON escapes quotes and backslashes inside a secret.
+            "message": known_secrets.mask(record.getMessage()),
         }
         activation_id = os.environ.get("__OW_ACTIVATION_ID")
         if activation_id:
             entry["activation_id"] = activation_id
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = known_secrets.mask(self.formatException(record.exc_info))
         return known_secrets.mask(json.dumps(entry, default=str, ensure_ascii=False))
 
 
@@ -66,6 +68,7 @@ class _StderrHandler(logging.StreamHandler):
 
 
 _handler: logging.Handler | None = None
+_configure_lock = threading.Lock()
 
 
 def parse_level(name: object) -> int:
@@ -78,13 +81,14 @@ def parse_level(name: object) -> int:
 def configure(level: int = logging.INFO) -> None:
     """Send the project's loggers to stderr as JSON at ``level``; safe to call every invocation."""
     global _handler
-    if _handler is None:
-        _handler = _StderrHandler()
-        _handler.setFormatter(JsonFormatter())
+    with _configure_lock:
+        if _handler is None:
+            _handler = _StderrHandler()
+            _handler.setFormatter(JsonFormatter())
+            for name in PROJECT_LOGGERS:
+                logging.getLogger(name).addHandler(_handler)
         for name in PROJECT_LOGGERS:
-            logging.getLogger(name).addHandler(_handler)
-    for name in PROJECT_LOGGERS:
-        logging.getLogger(name).setLevel(level)
+            logging.getLogger(name).setLevel(level)
 
 
 def fields(**values: object) -> dict[str, dict[str, object]]:

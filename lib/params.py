@@ -41,7 +41,8 @@ def missing_inputs_message(
     """``missing header(s) 'a,b' and missing parameter(s) 'c,d'``, or None when all are there."""
     headers = params.get("__ow_headers")
     headers = headers if isinstance(headers, Mapping) else {}
-    missing_headers = [h for h in required_headers if is_missing(headers, h.lower())]
+    header_names = [h.lower() for h in required_headers]  # OpenWhisk lower-cases them
+    missing_headers = [h for h in header_names if is_missing(headers, h)]
     missing_params = [p for p in required_params if is_missing(params, p)]
     parts = []
     if missing_headers:

@@ -66,7 +66,7 @@ class KnownSecrets:
 
     def mask(self, text: str) -> str:
         with self._lock:
-            values = list(self._values)
+            values = sorted(self._values, key=len, reverse=True)  # a longer one may hold a shorter
         for value in values:
             if value in text:
                 text = text.replace(value, HIDDEN)

@@ -7,13 +7,15 @@ between invocations, so one cache serves them all. Its rules:
 - a token is served until ``refresh_margin`` before it expires (at least five
   minutes early, or half its lifetime when it lives less than ten minutes);
 - one thread refreshes a key at a time; the others wait and take its result;
-- when a refresh fails and the old token has not expired, the old one is used;
+- when a refresh fails, even for rejected credentials, and the old token has not
+  expired, the old one is used;
 - a credentials rejection is remembered for ``rejection_ttl`` seconds and
   answered from memory, so a wrong secret does not hammer IMS.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -71,20 +73,15 @@ class TokenCache:
             token = self._fresh(key)  # another thread may have refreshed it meanwhile
             if token is not None:
                 return token
-            self._raise_remembered_rejection(key)
             try:
-                grant = fetch()
-            except CredentialsRejected as exc:
-                with self._guard:
-                    self._rejections[key] = (self.clock() + self.rejection_ttl, exc)
-                raise
+                grant = self._fetch_unless_rejected(key, fetch)
             except ActionError as exc:
                 stale = self._tokens.get(key)
-                if stale is not None and self.clock() < stale.expires_at:
-                    log.warning("token refresh failed; using the cached token until it expires",
-                                extra={"fields": {"reason": exc.message}})
-                    return Token(stale.value, stale.expires_at, stale.refresh_at, from_cache=True)
-                raise
+                if stale is None or self.clock() >= stale.expires_at:
+                    raise
+                log.warning("token refresh failed; using the cached token until it expires",
+                            extra={"fields": {"reason": exc.message}})
+                return Token(stale.value, stale.expires_at, stale.refresh_at, from_cache=True)
             return self._store(key, grant)
 
     def invalidate(self, key: Hashable, value: str) -> None:
@@ -116,6 +113,15 @@ class TokenCache:
                 self._rejections.pop(key, None)
         return token
 
+    def _fetch_unless_rejected(self, key: Hashable, fetch: Callable[[], TokenGrant]) -> TokenGrant:
+        self._raise_remembered_rejection(key)
+        try:
+            return fetch()
+        except CredentialsRejected as exc:
+            with self._guard:
+                self._rejections[key] = (self.clock() + self.rejection_ttl, exc)
+            raise
+
     def _raise_remembered_rejection(self, key: Hashable) -> None:
         with self._guard:
             remembered = self._rejections.get(key)
@@ -125,7 +131,8 @@ class TokenCache:
             if self.clock() >= until:
                 del self._rejections[key]
                 return
-        raise exc
+        # A copy: raising the stored one again would chain every caller's frames onto it.
+        raise copy.copy(exc)
 
     def _lock_for(self, key: Hashable) -> threading.Lock:
         with self._guard:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import responses
 
 from lib import ims
 
@@ -31,6 +32,13 @@ def cold_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     ims.token_cache.clear()
     yield
     ims.token_cache.clear()
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    """`responses` for the test: every registered answer must be asked for, nothing else."""
+    with responses.RequestsMock() as mock:
+        yield mock
 
 
 @pytest.fixture

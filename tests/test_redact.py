@@ -1,0 +1,114 @@
+"""lib.redact: secrets hidden by the name of their key at any depth, and by their value."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib.redact import HIDDEN, KnownSecrets, is_secret_name, redact
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["client_secret", "OAUTHS2S_CLIENT_SECRET", "x-api-key", "X_API_KEY", "apiKey",
+     "access_token", "refreshToken", "authorization", "Authorization", "password",
+     "db_passwd", "cookie", "Set-Cookie", "IMS_OAUTH_S2S_CLIENT_SECRET"],
+)
+def test_secret_names(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["client_id", "OAUTHS2S_CLIENT_ID", "IMS_ORG_ID", "OAUTHS2S_CECREDENTIALS_METASCOPES",
+     "scopes", "org_id", "current", "LOG_LEVEL", "content-type", "x-gw-ims-org-id", 42],
+)
+def test_ordinary_names(name: object) -> None:
+    assert not is_secret_name(name)
+
+
+def test_custom_words_replace_the_default_ones() -> None:
+    assert is_secret_name("session-id", words=("session",))
+    assert not is_secret_name("client_secret", words=("session",))
+
+
+def test_redact_hides_secret_named_keys_at_any_depth() -> None:
+    value = {
+        "client_secret": {"even": "a whole object"},
+        "list": [{"token": "t1"}, ({"password": "p"}, "plain"), "text"],
+        "deep": {"deeper": {"x-api-key": "k", "keep": [1, 2]}},
+        7: "a non-string key",
+    }
+    assert redact(value) == {
+        "client_secret": HIDDEN,
+        "list": [{"token": HIDDEN}, [{"password": HIDDEN}, "plain"], "text"],
+        "deep": {"deeper": {"x-api-key": HIDDEN, "keep": [1, 2]}},
+        7: "a non-string key",
+    }
+
+
+def test_redact_copies_and_leaves_the_original_alone() -> None:
+    original = {"headers": {"authorization": "Bearer t"}, "items": [{"secret": "s"}]}
+    copy = redact(original)
+    assert copy["headers"]["authorization"] == HIDDEN
+    assert original == {"headers": {"authorization": "Bearer t"}, "items": [{"secret": "s"}]}
+
+
+def test_redact_passes_scalars_through() -> None:
+    assert redact("client_secret") == "client_secret"
+    assert redact(None) is None
+    assert redact(3.5) == 3.5
+
+
+def test_redact_with_custom_words() -> None:
+    assert redact({"pin": "1234", "secret": "s"}, words=("pin",)) == {"pin": HIDDEN,
+                                                                      "secret": "s"}
+
+
+# --- known secret values --------------------------------------------------------------------
+
+
+def test_known_secrets_are_masked_wherever_they_appear() -> None:
+    secrets = KnownSecrets()
+    secrets.add("p8e-secret-value")
+    secrets.add("eyJ.token.value")
+    text = "sent p8e-secret-value, got eyJ.token.value twice: eyJ.token.value"
+    assert secrets.mask(text) == f"sent {HIDDEN}, got {HIDDEN} twice: {HIDDEN}"
+
+
+def test_short_and_non_string_values_are_not_remembered() -> None:
+    secrets = KnownSecrets()
+    for value in ("", "abc", "x" * (KnownSecrets.MIN_LENGTH - 1), 1234567, None, b"bytes-value"):
+        secrets.add(value)
+    text = f"abc {'x' * (KnownSecrets.MIN_LENGTH - 1)} 1234567 None bytes-value"
+    assert secrets.mask(text) == text
+    secrets.add("y" * KnownSecrets.MIN_LENGTH)
+    assert secrets.mask("y" * KnownSecrets.MIN_LENGTH) == HIDDEN
+
+
+def test_a_secret_containing_another_is_masked_whole() -> None:
+    secrets = KnownSecrets()
+    secrets.add("abcdef")
+    secrets.add("XYZabcdef")
+    secrets.add("abcdefUVW")
+    masked = secrets.mask("one XYZabcdef two abcdefUVW three abcdef")
+    assert masked == f"one {HIDDEN} two {HIDDEN} three {HIDDEN}"
+
+
+def test_known_secrets_are_bounded_oldest_forgotten_first() -> None:
+    secrets = KnownSecrets()
+    values = [f"secret-{i:04d}" for i in range(KnownSecrets.MAX_ENTRIES + 1)]
+    for value in values:
+        secrets.add(value)
+    assert secrets.mask(values[0]) == values[0]  # the oldest fell out
+    assert all(secrets.mask(value) == HIDDEN for value in values[1:])
+
+
+def test_adding_again_makes_a_secret_recent() -> None:
+    secrets = KnownSecrets()
+    values = [f"secret-{i:04d}" for i in range(KnownSecrets.MAX_ENTRIES)]
+    for value in values:
+        secrets.add(value)
+    secrets.add(values[0])  # seen again: the client secret on every warm invocation
+    secrets.add("one-more-token")
+    assert secrets.mask(values[0]) == HIDDEN
+    assert secrets.mask(values[1]) == values[1]
