@@ -25,6 +25,7 @@ from lib.redact import KnownSecrets, is_secret_name
 from tools.build import ActionZip, build_zips, write_zips
 from tools.manifest import SECRET_WORDS, Action, Manifest, Package, masked, render
 from tools.openwhisk import (
+    RETRIES,
     Call,
     Client,
     Credentials,
@@ -56,7 +57,7 @@ class Options:
     dry_run: bool = False
     vendor: bool = False
     pip_args: tuple[str, ...] = ()
-    retry: http.RetryPolicy = http.DEFAULT_POLICY
+    retry: http.RetryPolicy = RETRIES
 
 
 @dataclass(frozen=True)

@@ -178,9 +178,13 @@ class OpenWhiskError(Exception):
         super().__init__(f"{what}: {status_text}{error}{code_text}")
 
 
+# PUT with overwrite=true and DELETE are idempotent, so a 500 is worth another try too.
+RETRIES = http.RetryPolicy(statuses=http.RETRY_STATUSES | {500})
+
+
 class Client:
     def __init__(self, credentials: Credentials, *,
-                 policy: http.RetryPolicy = http.DEFAULT_POLICY) -> None:
+                 policy: http.RetryPolicy = RETRIES) -> None:
         self.credentials = credentials
         self.policy = policy
         # Anything the server echoes back is masked before it is shown.
