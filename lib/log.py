@@ -55,7 +55,7 @@ class JsonFormatter(logging.Formatter):
         return known_secrets.mask(json.dumps(entry, default=str, ensure_ascii=False))
 
 
-class _StderrHandler(logging.StreamHandler):
+class StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is now, so redirected or captured stderr is honoured."""
 
     @property  # type: ignore[override]
@@ -83,7 +83,7 @@ def configure(level: int = logging.INFO) -> None:
     global _handler
     with _configure_lock:
         if _handler is None:
-            _handler = _StderrHandler()
+            _handler = StderrHandler()
             _handler.setFormatter(JsonFormatter())
             for name in PROJECT_LOGGERS:
                 logging.getLogger(name).addHandler(_handler)

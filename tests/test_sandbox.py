@@ -358,3 +358,8 @@ def test_stop_ends_every_thread_even_with_open_and_delayed_connections(http):
 def test_url_is_unavailable_when_not_running():
     with pytest.raises(RuntimeError, match="not running"):
         _ = AdobeEmulator().url
+
+
+def test_only_loopback_addresses_are_accepted():
+    with pytest.raises(ValueError, match="loopback only"):
+        AdobeEmulator(host="0.0.0.0")  # noqa: S104 - the refusal is the point

@@ -1,0 +1,11 @@
+"""``python -m actions.generic``: run or serve this action locally (tools/local_cli.py).
+
+Never used in OpenWhisk, where the zip's root ``__main__.py`` is the entry point.
+"""
+
+if __name__ == "__main__":
+    import sys
+
+    from tools.local_cli import main
+
+    sys.exit(main(__package__ or "actions.generic"))

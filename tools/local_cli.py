@@ -1,0 +1,242 @@
+"""``python -m actions.<name>``: run an action once, or serve the web actions, on this machine.
+
+Shared by every action's ``__main__.py``. Exit codes: 0 for a success result,
+1 for an error result, 2 for a usage or configuration error. The result goes
+to stdout as JSON; logs go to stderr. ``--sandbox`` swaps Adobe for the
+in-process emulator, so no credentials and no ``.env`` are needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import pathlib
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lib.credentials import CLIENT_ID, CLIENT_SECRET, ORG_ID, SCOPES
+from lib.endpoints import is_loopback
+from lib.redact import is_secret_name, known_secrets
+from tools.manifest import Manifest, ManifestError, UnsetVariablesError, load_env, load_manifest
+from tools.runner import (
+    LocalAction,
+    RunnerError,
+    configured_namespace,
+    find_action,
+    invoke,
+    load_entry_point,
+    local_action,
+)
+from tools.sandbox import AdobeEmulator
+from tools.webserver import DEFAULT_PORT, WebActionServer
+
+DEFAULT_MANIFEST = pathlib.Path("manifest.yaml")
+DEFAULT_ENV_FILE = pathlib.Path(".env")
+# The inputs --sandbox supplies itself; their $VARs need not be set.
+SANDBOX_INPUTS = (CLIENT_ID, CLIENT_SECRET, SCOPES, ORG_ID)
+
+EXIT_SUCCESS, EXIT_ERROR_RESULT, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line input or configuration: exit 2 with this message."""
+
+
+@dataclass(frozen=True)
+class Options:
+    manifest: pathlib.Path
+    env_file: pathlib.Path | None
+    params: dict[str, Any]
+    serve: bool
+    host: str
+    port: int
+    sandbox: bool
+
+
+def parser(module: str) -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description="Run the action once with the parameters a deploy would give it (result "
+                    "on stdout, logs on stderr), or serve the manifest's web actions locally.",
+        epilog="Exit status: 0 success result, 1 error result, 2 usage or configuration error.",
+    )
+    cli.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                     help="a request parameter; a VALUE that parses as JSON is taken as JSON "
+                          "(repeatable; wins over --params-file)")
+    cli.add_argument("--params-file", type=pathlib.Path, metavar="FILE.json",
+                     help="request parameters from a JSON object")
+    cli.add_argument("--manifest", type=pathlib.Path, default=DEFAULT_MANIFEST,
+                     help="the deployment manifest (default: %(default)s)")
+    cli.add_argument("--env-file", type=pathlib.Path,
+                     help=f"variables for the manifest's $VARs (default: {DEFAULT_ENV_FILE} "
+                          "if present); the shell's variables win")
+    cli.add_argument("--serve", action="store_true",
+                     help="serve every web action of the manifest at "
+                          "/api/v1/web/<namespace>/<package>/<action> until Ctrl-C")
+    cli.add_argument("--host", default="127.0.0.1", help="with --serve (default: %(default)s)")
+    cli.add_argument("--port", type=int, default=DEFAULT_PORT,
+                     help="with --serve (default: %(default)s; 0 picks a free port)")
+    cli.add_argument("--sandbox", action="store_true",
+                     help="call an in-process emulator of Adobe IMS and AEM with sandbox "
+                          "credentials instead of Adobe (no credentials or .env needed)")
+    return cli
+
+
+def parse_options(module: str, argv: Sequence[str] | None) -> Options:
+    """The options; argparse itself exits 2 on malformed arguments and 0 after --help."""
+    cli = parser(module)
+    args = cli.parse_args(argv)
+    if args.serve and (args.param or args.params_file):
+        cli.error("--param and --params-file are for a single run; with --serve, send them "
+                  "in the request")
+    if not args.serve and (args.host != "127.0.0.1" or args.port != DEFAULT_PORT):
+        cli.error("--host and --port go with --serve")
+    if not 0 <= args.port <= 65535:
+        cli.error(f"--port must be from 0 to 65535, not {args.port}")
+    if args.env_file is not None and not args.env_file.is_file():
+        cli.error(f"--env-file {args.env_file}: no such file")
+    params = read_params_file(args.params_file) if args.params_file else {}
+    try:
+        params.update(parse_param(item) for item in args.param)
+    except UsageError as exc:
+        cli.error(str(exc))
+    return Options(
+        manifest=args.manifest,
+        env_file=args.env_file if args.env_file is not None else DEFAULT_ENV_FILE,
+        params=params,
+        serve=args.serve,
+        host=args.host,
+        port=args.port,
+        sandbox=args.sandbox,
+    )
+
+
+def parse_param(item: str) -> tuple[str, Any]:
+    """``KEY=VALUE``; the value as JSON when it parses (``3``, ``true``, ``{"a":1}``), else text."""
+    key, separator, value = item.partition("=")
+    if not separator or not key:
+        raise UsageError(f"--param {item!r}: expected KEY=VALUE")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def read_params_file(path: pathlib.Path) -> dict[str, Any]:
+    try:
+        params = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--params-file {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--params-file {path}: cannot read: {exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"--params-file {path}: not valid JSON: {exc}") from None
+    if not isinstance(params, dict):
+        raise UsageError(f"--params-file {path}: must hold a JSON object")
+    return params
+
+
+def is_sandbox_input(path: str) -> bool:
+    """True for a manifest path such as ``packages.p.actions.a.inputs.IMS_ORG_ID(.value)``."""
+    parts = path.split(".")
+    return any(part == "inputs" and index + 1 < len(parts) and parts[index + 1] in SANDBOX_INPUTS
+               for index, part in enumerate(parts))
+
+
+def resolve_manifest(path: pathlib.Path, env: Mapping[str, str], sandbox: bool) -> Manifest:
+    """Resolved as deploy resolves it; with the sandbox, credential $VARs may be unset."""
+    try:
+        return load_manifest(path, env)
+    except UnsetVariablesError as exc:
+        if not sandbox:
+            raise
+        placeholders = {name: "" for name, paths in exc.variables.items()
+                        if all(is_sandbox_input(p) for p in paths)}
+        if not placeholders:
+            raise
+        return load_manifest(path, {**env, **placeholders})  # raises for the other unset ones
+
+
+@contextlib.contextmanager
+def adobe(sandbox: bool) -> Iterator[AdobeEmulator | None]:
+    """The running emulator with --sandbox, else None (the real Adobe endpoints)."""
+    if not sandbox:
+        yield None
+        return
+    with AdobeEmulator() as emulator:
+        yield emulator
+
+
+def prepare(manifest: Manifest, env: Mapping[str, str],
+            emulator: AdobeEmulator | None) -> list[LocalAction]:
+    """Every action with its deploy-time params; the emulator's credentials and URLs in it."""
+    if emulator is None:
+        return [local_action(manifest, action, env) for action in manifest.actions()]
+    sandbox_env = {**env, **emulator.env()}
+    return [local_action(manifest, action, sandbox_env, emulator.params())
+            for action in manifest.actions()]
+
+
+def run_once(local: LocalAction, params: Mapping[str, Any]) -> int:
+    """One activation; its result on stdout, with every secret-named input's value masked."""
+    arguments = {**local.params, **params}
+    for name, value in arguments.items():
+        if is_secret_name(name):
+            known_secrets.add(value)
+    activation = invoke(local, arguments)
+    text = json.dumps(activation.result, indent=2, ensure_ascii=False)
+    sys.stdout.write(known_secrets.mask(text) + "\n")
+    return EXIT_SUCCESS if activation.ok else EXIT_ERROR_RESULT
+
+
+def serve(actions: list[LocalAction], options: Options, namespace: str) -> int:
+    server = WebActionServer(actions, namespace, host=options.host, port=options.port)
+    if not server.web_actions.actions:
+        raise UsageError(f"{options.manifest}: no action is a web action (web: yes or raw)")
+    for served in server.web_actions.actions.values():
+        load_entry_point(served.action)  # an action that cannot import stops us here
+    try:
+        server.start()
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {options.host}:{options.port}: {exc}") from None
+    lines = ["Serving web actions (Ctrl-C stops):", *(f"  {url}" for url in server.action_urls())]
+    if not is_loopback(options.host):
+        lines.append(f"Warning: {options.host} is reachable from other machines, and the "
+                     "actions run with this machine's credentials.")
+    sys.stderr.write("\n".join(lines) + "\n")
+    try:
+        wait_until_interrupted()
+    finally:
+        server.stop()
+    return EXIT_SUCCESS
+
+
+def wait_until_interrupted() -> None:
+    """Block until Ctrl-C (SIGINT)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
+
+
+def main(module: str, argv: Sequence[str] | None = None) -> int:
+    """Run ``module``'s action (or serve the web actions) and return the exit status."""
+    try:
+        options = parse_options(module, argv)
+        env = load_env(options.env_file)
+        manifest = resolve_manifest(options.manifest, env, options.sandbox)
+        selected = find_action(manifest, module)
+        with adobe(options.sandbox) as emulator:
+            actions = prepare(manifest, env, emulator)
+            if options.serve:
+                return serve(actions, options, configured_namespace(env))
+            local = next(a for a in actions if a.action == selected)
+            return run_once(local, options.params)
+    except (UsageError, ManifestError, RunnerError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

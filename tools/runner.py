@@ -1,0 +1,219 @@
+"""Running an action in this process the way an OpenWhisk Python container runs it.
+
+The parameters are the ones a deploy stores (package inputs overlaid by the
+action's, from the same manifest resolver ``deploy.py`` uses); the call sees
+the ``__OW_*`` environment a container sets for an activation; the result is
+classified by OpenWhisk's rules (success, application error, developer error),
+which decide the CLI's exit code and the web server's projection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import importlib
+import json
+import logging
+import os
+import secrets
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.log import JsonFormatter, StderrHandler, fields
+from lib.redact import known_secrets
+from tools.manifest import Action, Manifest
+
+DEFAULT_TIMEOUT_MS = 60_000  # OpenWhisk's default action time limit
+DEFAULT_NAMESPACE = "guest"  # what a stock OpenWhisk calls the default namespace
+NAMESPACE_VARIABLE = "AIO_RUNTIME_NAMESPACE"
+# Where lib.endpoints looks for the Adobe endpoints; the runner passes them from .env too.
+ENDPOINT_VARIABLES = ("IMS_TOKEN_URL", "AEM_API_BASE_URL")
+NOT_A_DICTIONARY = "The action did not return a dictionary or array."
+NOT_JSON = "The action did not produce a valid JSON response."
+
+# os.environ is one per process, and __OW_* differ per activation: calls take turns. A
+# Python container runs one activation at a time as well.
+_CALL_LOCK = threading.Lock()
+
+
+def tool_logger(name: str) -> logging.Logger:
+    """A logger for the local tools' own lines: JSON on stderr, like the action's."""
+    logger = logging.getLogger(name)
+    if not logger.handlers:
+        handler = StderrHandler()
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
+class RunnerError(Exception):
+    """The action cannot be found or loaded; the message says what to fix."""
+
+
+class Outcome(enum.Enum):
+    """OpenWhisk's classification of an activation's result."""
+
+    SUCCESS = "success"
+    APPLICATION_ERROR = "application error"  # a dict with a top-level "error" key
+    DEVELOPER_ERROR = "developer error"  # no dict or list, or over the time limit
+
+
+@dataclass(frozen=True)
+class Activation:
+    activation_id: str
+    result: Any
+    outcome: Outcome
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.SUCCESS
+
+
+@dataclass(frozen=True)
+class LocalAction:
+    """An action ready to call: its manifest entry and what a deploy would store with it."""
+
+    action: Action
+    params: dict[str, Any]  # package inputs overlaid by the action's
+    namespace: str = DEFAULT_NAMESPACE
+    environment: dict[str, str] = field(default_factory=dict)  # extra process variables
+
+    @property
+    def fully_qualified_name(self) -> str:
+        return f"/{self.namespace}/{self.action.package}/{self.action.name}"
+
+    @property
+    def timeout_ms(self) -> int:
+        return self.action.limits.timeout or DEFAULT_TIMEOUT_MS
+
+    @property
+    def annotations(self) -> dict[str, Any]:
+        return self.action.all_annotations()
+
+
+def find_action(manifest: Manifest, module: str) -> Action:
+    """The manifest's action whose code is ``module`` (e.g. ``actions.generic``)."""
+    found = [action for action in manifest.actions() if action.module == module]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        known = ", ".join(f"{a.qualified_name} ({a.module})" for a in manifest.actions())
+        raise RunnerError(f"{manifest.path}: no action runs the module {module} "
+                          f"(actions: {known or 'none'})")
+    names = ", ".join(action.qualified_name for action in found)
+    raise RunnerError(f"{manifest.path}: several actions run {module} ({names}); "
+                      "the local runner needs exactly one")
+
+
+def local_action(manifest: Manifest, action: Action, env: Mapping[str, str],
+                 overrides: Mapping[str, Any] | None = None) -> LocalAction:
+    """The action with its deploy-time parameters, namespace and endpoints from ``env``."""
+    params = {**manifest.parameters(action), **(overrides or {})}
+    environment = {name: env[name] for name in ENDPOINT_VARIABLES if env.get(name)}
+    return LocalAction(action, params, configured_namespace(env), environment)
+
+
+def configured_namespace(env: Mapping[str, str]) -> str:
+    """App Builder's ``AIO_RUNTIME_NAMESPACE`` (shell or .env), else ``guest``."""
+    return env.get(NAMESPACE_VARIABLE) or DEFAULT_NAMESPACE
+
+
+def activation_environment(action: LocalAction, activation_id: str,
+                           now: float | None = None) -> dict[str, str]:
+    """The ``__OW_*`` variables a container sets for one activation."""
+    started = time.time() if now is None else now
+    return {
+        "__OW_ACTIVATION_ID": activation_id,
+        "__OW_ACTION_NAME": action.fully_qualified_name,
+        "__OW_NAMESPACE": action.namespace,
+        "__OW_DEADLINE": str(int(started * 1000) + action.timeout_ms),
+    }
+
+
+@contextlib.contextmanager
+def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in os.environ for the block; what was there before comes back after."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def load_entry_point(action: Action) -> Callable[[dict[str, Any]], Any]:
+    """The action's main function, imported as the runtime would from the zip root."""
+    root = str(action.source_root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        module = importlib.import_module(action.module)
+    except Exception as exc:  # the action's own code failed to import: say where and why
+        raise RunnerError(f"cannot import {action.module}: {type(exc).__name__}: {exc}") from None
+    entry = getattr(module, action.main, None)
+    if not callable(entry):
+        raise RunnerError(f"{action.module} has no function {action.main}()")
+    return entry
+
+
+def invoke(action: LocalAction, params: Mapping[str, Any]) -> Activation:
+    """Call the action's main with ``params``, as one activation, and classify the result."""
+    entry = load_entry_point(action.action)
+    activation_id = secrets.token_hex(16)
+    with _CALL_LOCK:
+        started = time.monotonic()
+        environment = {**action.environment,
+                       **activation_environment(action, activation_id)}
+        with patched_environ(environment):
+            result = _call(entry, dict(params))
+        duration_ms = int((time.monotonic() - started) * 1000)
+    outcome = classify(result)
+    if outcome is Outcome.DEVELOPER_ERROR:
+        result = {"error": NOT_A_DICTIONARY if _is_json(result) else NOT_JSON}
+    if duration_ms > action.timeout_ms:
+        tool_logger("tools.runner").warning(
+            "the action ran longer than its time limit; OpenWhisk would have stopped it",
+            extra=fields(duration_ms=duration_ms, timeout_ms=action.timeout_ms))
+        result = {"error": f"The action exceeded its time limits of {action.timeout_ms} "
+                           "milliseconds."}
+        outcome = Outcome.DEVELOPER_ERROR
+    return Activation(activation_id, result, outcome, duration_ms)
+
+
+def classify(result: Any) -> Outcome:
+    """A dict or list that JSON can carry succeeds, unless it is a dict with ``error``."""
+    if not isinstance(result, (dict, list)) or not _is_json(result):
+        return Outcome.DEVELOPER_ERROR
+    if isinstance(result, dict) and "error" in result:
+        return Outcome.APPLICATION_ERROR
+    return Outcome.SUCCESS
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _call(entry: Callable[[dict[str, Any]], Any], params: dict[str, Any]) -> Any:
+    """What the Python runtime does: an uncaught exception becomes ``{"error": str(exc)}``."""
+    try:
+        return entry(params)
+    except Exception as exc:
+        # The runtime prints the traceback to the activation log (stderr); so do we, masked.
+        sys.stderr.write(known_secrets.mask(traceback.format_exc()))
+        return {"error": str(exc)}
