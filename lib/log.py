@@ -88,7 +88,9 @@ def configure(level: int = logging.INFO) -> None:
             for name in PROJECT_LOGGERS:
                 logging.getLogger(name).addHandler(_handler)
         for name in PROJECT_LOGGERS:
-            logging.getLogger(name).setLevel(level)
+            logger = logging.getLogger(name)
+            if logger.level != level:  # setLevel clears every logger's cache, even when unchanged
+                logger.setLevel(level)
 
 
 def fields(**values: object) -> dict[str, dict[str, object]]:

@@ -13,6 +13,7 @@ because the deployed action never needs it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 import re
@@ -223,9 +224,11 @@ def load_manifest(path: pathlib.Path, env: Mapping[str, str]) -> Manifest:
         raise ManifestError(f"{path}: cannot read: {exc}") from None
     try:
         document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return _Parser(path, env).manifest(document)
     except yaml.YAMLError as exc:
         raise ManifestError(f"{path}: not valid YAML: {exc}") from None
-    return _Parser(path, env).manifest(document)
+    except RecursionError:  # the YAML reader and the parser both recurse into nested values
+        raise ManifestError(f"{path}: nested too deeply") from None
 
 
 def masked(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -495,7 +498,7 @@ class _Parser:
                                               f"({', '.join(_CONVERTERS)})")
         try:
             return converter(value)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
             # The value may have come from .env: never echo one whose name says secret.
             shown = HIDDEN if is_secret_name(where.rpartition(".")[2], SECRET_WORDS) else value
             raise self.fault(source, f"{shown!r} is not a valid {spec['type']}") from None
@@ -512,10 +515,25 @@ class _Parser:
             except ManifestError as exc:
                 raise ManifestError(f"{self.path}: {exc}") from None
         if isinstance(value, dict):
+            for key in value:
+                if not _is_json_scalar(key):
+                    raise self.fault(f"{where}.{key}", _NOT_JSON.format(type(key).__name__))
             return {key: self.resolve(item, f"{where}.{key}") for key, item in value.items()}
         if isinstance(value, list):
             return [self.resolve(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        if not _is_json_scalar(value):
+            # A date, set or !!binary would only fail later, half-way through a deploy.
+            raise self.fault(where, _NOT_JSON.format(type(value).__name__))
         return value
+
+
+_NOT_JSON = "a YAML {} is not a JSON value; quote it to pass it as a string"
+
+
+def _is_json_scalar(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)  # JSON has no NaN or infinity
+    return value is None or isinstance(value, (str, int, bool))
 
 
 def _to_string(value: Any) -> str:

@@ -10,6 +10,7 @@ It is a developer tool: tools/ never ships in the action zip.
 from __future__ import annotations
 
 import datetime
+import enum
 import json
 import secrets
 import socket
@@ -40,6 +41,14 @@ _CREDENTIAL_FIELDS = ("grant_type", "client_id", "client_secret", "scope")
 # A plausible monthly quota; AEM's real schema is not public, so the action passes it through.
 _QUOTA_LIMIT = 5_000_000
 _QUOTA_USED = 1_234_567
+
+
+class _Absent(enum.Enum):
+    ABSENT = "absent"
+
+
+# Set ``AdobeEmulator.expires_in`` to this to leave the field out of token answers.
+ABSENT = _Absent.ABSENT
 
 
 @dataclass(frozen=True)
@@ -279,8 +288,10 @@ class AdobeEmulator:
         refused = [scope for scope in requested if scope not in self.scopes]
         if refused:
             return _oauth_error(400, "invalid_scope", f"invalid scope: {','.join(refused)}")
-        return _json_reply(200, {"access_token": self._issue_token(),
-                                 "token_type": "bearer", "expires_in": self.expires_in})
+        grant = {"access_token": self._issue_token(), "token_type": "bearer"}
+        if self.expires_in is not ABSENT:
+            grant["expires_in"] = self.expires_in
+        return _json_reply(200, grant)
 
     def _issue_token(self) -> str:
         token = secrets.token_urlsafe(32)

@@ -7,21 +7,17 @@ App Builder-shaped web response for every outcome.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lib import aem, ims
-from lib import log as action_log
 from lib.credentials import AdobeIdentity, identity_from_params
 from lib.deadline import Deadline
 from lib.endpoints import AdobeEndpoints
-from lib.errors import ActionError, BadRequest
-from lib.params import boolean_param, redacted_params
-from lib.web import error_response, success_response
-
-log = logging.getLogger(__name__)
+from lib.entry_point import web_action
+from lib.params import boolean_param
+from lib.web import success_response
 
 
 @dataclass(frozen=True)
@@ -34,24 +30,9 @@ class QuotaRequest:
         return cls(identity_from_params(params), boolean_param(params, "current", default=True))
 
 
-def main(params: dict[str, Any]) -> dict[str, Any]:
-    """OpenWhisk's entry point. Answers a web response for every outcome and never raises."""
-    try:
-        return _quota(params)
-    except ActionError as exc:
-        log.warning("request failed: %s", exc.message,
-                    extra=action_log.fields(status=exc.status, **exc.details))
-        return exc.to_response()
-    except Exception:
-        log.exception("unexpected error")
-        return error_response(500, "internal error; the activation log has the details")
-
-
-def _quota(params: Any) -> dict[str, Any]:
-    if not isinstance(params, Mapping):
-        raise BadRequest("parameters must be a JSON object")
-    _configure_logging(params)
-    log.debug("parameters: %s", redacted_params(params))
+@web_action
+def main(params: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenWhisk's entry point: the quota as a web response, or the failure's error response."""
     request = QuotaRequest.from_params(params)
     endpoints = AdobeEndpoints.from_env()
     deadline = Deadline.from_env()
@@ -69,13 +50,3 @@ def _quota(params: Any) -> dict[str, Any]:
 
     quota = ims.with_token(endpoints.ims_token_url, identity.credentials, deadline, read_quota)
     return success_response(quota)
-
-
-def _configure_logging(params: Mapping[str, Any]) -> None:
-    name = params.get("LOG_LEVEL") or action_log.DEFAULT_LEVEL
-    try:
-        level = action_log.parse_level(name)
-    except ValueError as exc:
-        action_log.configure(action_log.parse_level(action_log.DEFAULT_LEVEL))
-        raise BadRequest(str(exc)) from None
-    action_log.configure(level)
