@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lib.errors import BadRequest
 from lib.ims import S2SCredentials
 from lib.params import is_missing, lookup, missing_inputs_message
+from lib.redact import known_secrets
 
 CLIENT_ID = "OAUTHS2S_CLIENT_ID"
 CLIENT_SECRET = "OAUTHS2S_CLIENT_SECRET"  # noqa: S105 - a parameter name
@@ -31,8 +31,7 @@ _REQUIRED = (ORG_ID, CLIENT_ID, CLIENT_SECRET, SCOPES)
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
 
-@dataclass(frozen=True)
-class AdobeIdentity:
+class AdobeIdentity(NamedTuple):
     credentials: S2SCredentials
     org_id: str
 
@@ -50,6 +49,7 @@ def identity_from_params(params: Mapping[str, Any]) -> AdobeIdentity:
                 f"parameter '{paths[name]}' must be a string of visible ASCII characters")
     if not isinstance(value[CLIENT_SECRET], str):
         raise BadRequest(f"parameter '{paths[CLIENT_SECRET]}' must be a string")
+    known_secrets.add(value[CLIENT_SECRET])  # masked in every log line from here on
     return AdobeIdentity(
         S2SCredentials(value[CLIENT_ID], value[CLIENT_SECRET],
                        _scopes(value[SCOPES], paths[SCOPES])),

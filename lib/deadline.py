@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Time kept back to build and return the response after the last upstream call.
 RESERVE_SECONDS = 0.5
 
 
-@dataclass(frozen=True)
-class Deadline:
+class Deadline(NamedTuple):
     """An absolute deadline on the wall clock, or none (local runs without ``__OW_DEADLINE``)."""
 
     epoch_seconds: float | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from lib.errors import ConfigurationError
@@ -45,8 +45,7 @@ def checked_url(variable: str, default: str, host_suffixes: tuple[str, ...]) -> 
     return url
 
 
-@dataclass(frozen=True)
-class AdobeEndpoints:
+class AdobeEndpoints(NamedTuple):
     ims_token_url: str
     aem_base_url: str
 

@@ -15,8 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -29,13 +28,16 @@ CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
 MAX_BODY_BYTES = 1_000_000  # OpenWhisk's limit on an action's result
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+DEFAULT_HEADERS = {
+    "User-Agent": f"ow-adobe-s2s python-requests/{requests.__version__}",
+    "Accept-Encoding": "gzip, deflate",
+}
 MIN_ATTEMPT_SECONDS = 0.2  # an attempt with less time than this left is not started
 # Failures of the connection itself, worth another attempt.
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     retries: int = 3
     statuses: frozenset[int] = RETRY_STATUSES
     backoff: float = 0.5  # the first delay; it doubles on each retry
@@ -51,8 +53,7 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """A response read in full: status, headers (case-insensitive) and body."""
 
     status: int
@@ -72,7 +73,11 @@ _session_lock = threading.Lock()
 
 
 def session() -> requests.Session:
-    """The process-wide session: keep-alive, no proxies or .netrc from the environment."""
+    """The process-wide session, whose adapter keeps connections alive across invocations.
+
+    Requests go through its adapter alone (see ``_send``), so no proxy, ``.netrc``
+    or cookie from the environment or an earlier answer is ever applied.
+    """
     global _session
     with _session_lock:
         if _session is None:
@@ -160,9 +165,14 @@ def _send(
     max_body: int,
     kwargs: dict[str, Any],
 ) -> Answer:
-    with session().request(
-        method, url, timeout=timeouts, allow_redirects=False, stream=True, **kwargs
-    ) as response:
+    # Straight to the session's transport adapter: Session.request would merge
+    # cookies, hooks and environment settings (none used here) at a cost per call
+    # above a loopback round trip, and keep cookies from one invocation for the next.
+    # An adapter never follows redirects.
+    shared = session()
+    fields = {**kwargs, "headers": {**DEFAULT_HEADERS, **kwargs.get("headers", {})}}
+    prepared = requests.Request(method, url, **fields).prepare()
+    with shared.get_adapter(url).send(prepared, stream=True, timeout=timeouts) as response:
         chunks, size = [], 0
         for chunk in response.iter_content(64 * 1024):
             size += len(chunk)

@@ -6,8 +6,7 @@ import hashlib
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from lib import http
 from lib.deadline import Deadline
@@ -21,16 +20,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class S2SCredentials:
+class S2SCredentials(NamedTuple):
     """An OAuth Server-to-Server credential from the Adobe Developer Console."""
 
     client_id: str
-    client_secret: str = field(repr=False)
+    client_secret: str
     scopes: tuple[str, ...]
 
-    def __post_init__(self) -> None:
-        known_secrets.add(self.client_secret)
+    def __repr__(self) -> str:
+        return (f"S2SCredentials(client_id={self.client_id!r}, client_secret=<hidden>, "
+                f"scopes={self.scopes!r})")
 
     def cache_key(self, token_url: str) -> tuple[str, str, str, tuple[str, ...]]:
         """Identifies a token without holding the secret itself."""
@@ -44,6 +43,7 @@ token_cache = TokenCache()
 
 def request_token(token_url: str, credentials: S2SCredentials, deadline: Deadline) -> TokenGrant:
     """Ask IMS for a new token with the client_credentials grant."""
+    known_secrets.add(credentials.client_secret)  # from here on, masked in every log line
     answer = http.request(
         "POST",
         token_url,

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lib.errors import ActionError, CredentialsRejected
 
@@ -32,20 +32,25 @@ MAX_LIFETIME = 86400.0  # IMS grants about 24 h; anything longer is not believed
 REJECTION_TTL = 60.0
 
 
-@dataclass(frozen=True)
-class TokenGrant:
+class TokenGrant(NamedTuple):
     """What the identity provider answered: the token and its lifetime in seconds, if given."""
 
-    value: str = field(repr=False)
+    value: str
     lifetime: float | None
 
+    def __repr__(self) -> str:
+        return f"TokenGrant(value=<hidden>, lifetime={self.lifetime!r})"
 
-@dataclass(frozen=True)
-class Token:
-    value: str = field(repr=False)
+
+class Token(NamedTuple):
+    value: str
     expires_at: float  # on the cache's monotonic clock
     refresh_at: float
     from_cache: bool = False
+
+    def __repr__(self) -> str:
+        return (f"Token(value=<hidden>, expires_at={self.expires_at!r}, "
+                f"refresh_at={self.refresh_at!r}, from_cache={self.from_cache!r})")
 
 
 class TokenCache:

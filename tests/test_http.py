@@ -178,6 +178,21 @@ def test_one_keep_alive_connection_is_reused(adobe: AdobeEmulator) -> None:
     assert http.session() is http.session()
 
 
+def test_cookies_from_an_answer_are_not_sent_again(adobe: AdobeEmulator) -> None:
+    """One invocation's cookies must not ride along with the next one's credentials."""
+    adobe.queue("aem", Fault(400, headers={"Set-Cookie": "session=abc; Path=/"}))
+    get(adobe)
+    get(adobe)
+    assert [r.headers.get("cookie") for r in adobe.requests] == [None, None]
+
+
+def test_requests_name_the_client(adobe: AdobeEmulator) -> None:
+    get(adobe, headers={"X-Api-Key": "client"})
+    [sent] = adobe.requests
+    assert sent.headers["user-agent"].startswith("ow-adobe-s2s python-requests/")
+    assert sent.headers["x-api-key"] == "client"
+
+
 def test_proxy_settings_from_the_environment_are_ignored(
     adobe: AdobeEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

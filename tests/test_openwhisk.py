@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import pathlib
-from dataclasses import replace
 
 import pytest
 import responses
@@ -28,7 +27,7 @@ from tools.openwhisk import (
 AUTH = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4Vr"
 KEY = AUTH.partition(":")[2]
 HOST = "https://ow.test"
-FAST = replace(RETRIES, retries=3, backoff=0.001, max_backoff=0.001)
+FAST = RETRIES._replace(retries=3, backoff=0.001, max_backoff=0.001)
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,7 @@ App Builder-shaped web response for every outcome.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lib import aem, ims
 from lib.credentials import AdobeIdentity, identity_from_params
@@ -20,8 +19,7 @@ from lib.params import boolean_param
 from lib.web import success_response
 
 
-@dataclass(frozen=True)
-class QuotaRequest:
+class QuotaRequest(NamedTuple):
     identity: AdobeIdentity
     current: bool
 
