@@ -173,24 +173,36 @@ def adobe(sandbox: bool) -> Iterator[AdobeEmulator | None]:
 
 def prepare(manifest: Manifest, env: Mapping[str, str],
             emulator: AdobeEmulator | None) -> list[LocalAction]:
-    """Every action with its deploy-time params; the emulator's credentials and URLs in it."""
+    """Every action with its deploy-time params; with the emulator, its URLs, and its
+    credentials for the inputs an action declares. Secret-named values are masked from here on.
+    """
     if emulator is None:
-        return [local_action(manifest, action, env) for action in manifest.actions()]
-    sandbox_env = {**env, **emulator.env()}
-    return [local_action(manifest, action, sandbox_env, emulator.params())
-            for action in manifest.actions()]
+        actions = [local_action(manifest, action, env) for action in manifest.actions()]
+    else:
+        sandbox_env = {**env, **emulator.env()}
+        actions = [local_action(manifest, action, sandbox_env,
+                                {name: value for name, value in emulator.params().items()
+                                 if name in manifest.parameters(action)})
+                   for action in manifest.actions()]
+    for local in actions:
+        _mask_secret_values(local.params)
+    return actions
 
 
 def run_once(local: LocalAction, params: Mapping[str, Any]) -> int:
     """One activation; its result on stdout, with every secret-named input's value masked."""
     arguments = {**local.params, **params}
-    for name, value in arguments.items():
-        if is_secret_name(name):
-            known_secrets.add(value)
+    _mask_secret_values(arguments)
     activation = invoke(local, arguments)
     text = json.dumps(activation.result, indent=2, ensure_ascii=False)
     sys.stdout.write(known_secrets.mask(text) + "\n")
     return EXIT_SUCCESS if activation.ok else EXIT_ERROR_RESULT
+
+
+def _mask_secret_values(params: Mapping[str, Any]) -> None:
+    for name, value in params.items():
+        if is_secret_name(name):
+            known_secrets.add(value)
 
 
 def serve(actions: list[LocalAction], options: Options, namespace: str) -> int:

@@ -35,6 +35,8 @@ NAMESPACE_VARIABLE = "AIO_RUNTIME_NAMESPACE"
 ENDPOINT_VARIABLES = ("IMS_TOKEN_URL", "AEM_API_BASE_URL")
 NOT_A_DICTIONARY = "The action did not return a dictionary or array."
 NOT_JSON = "The action did not produce a valid JSON response."
+MAX_RESULT_BYTES = 1_048_576  # OpenWhisk's limit on an activation's result
+TOO_LARGE = "The action produced a response that exceeded the allowed length: {} > {} bytes."
 
 # os.environ is one per process, and __OW_* differ per activation: calls take turns. A
 # Python container runs one activation at a time as well.
@@ -182,6 +184,11 @@ def invoke(action: LocalAction, params: Mapping[str, Any]) -> Activation:
     outcome = classify(result)
     if outcome is Outcome.DEVELOPER_ERROR:
         result = {"error": NOT_A_DICTIONARY if _is_json(result) else NOT_JSON}
+    else:
+        size = len(json.dumps(result, ensure_ascii=False).encode())
+        if size > MAX_RESULT_BYTES:
+            result = {"error": TOO_LARGE.format(size, MAX_RESULT_BYTES)}
+            outcome = Outcome.DEVELOPER_ERROR
     if duration_ms > action.timeout_ms:
         tool_logger("tools.runner").warning(
             "the action ran longer than its time limit; OpenWhisk would have stopped it",

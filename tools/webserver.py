@@ -484,6 +484,10 @@ class _WebHandler(BaseHTTPRequestHandler):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower() or not length.isdigit():
             answer = error_answer(411, "Send the body with a valid Content-Length.")
             self.close_connection = True
+        elif int(length) > MAX_REQUEST_BYTES:  # refused before reading: the body is never held
+            answer = error_answer(413, f"Request larger than allowed: {length} > "
+                                       f"{MAX_REQUEST_BYTES} bytes.")
+            self.close_connection = True
         else:
             body = self.rfile.read(int(length)) if int(length) > 0 else b""
             request = WebRequest(self.command, self.path, self._lower_headers(), body)
