@@ -16,12 +16,14 @@ from typing import Any
 HIDDEN = "<hidden>"
 
 # Words that mark a key as holding a secret in logged parameters.
-SECRET_WORDS: tuple[str, ...] = ("secret", "token", "password", "passwd", "authorization",
+SECRET_WORDS: tuple[str, ...] = ("secret", "token", "password", "passwd", "auth",
                                  "apikey", "cookie")
 
 
 def _normalise(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+    # "auth" marks a credential (AUTH, X-Require-Whisk-Auth), but not inside the protocol's
+    # name: OAUTHS2S_CLIENT_ID is no secret. The "_" keeps words from joining across it.
+    return re.sub(r"[^a-z0-9]", "", name.lower()).replace("oauth", "o_")
 
 
 def is_secret_name(name: object, words: Iterable[str] = SECRET_WORDS) -> bool:

@@ -59,6 +59,7 @@ def test_the_repository_manifest_resolves_to_the_tutorial_action() -> None:
     "project:\n  name: demo-project\n  packages:\n    {body}",
     "operations: {{view: [{{type: web, impl: index.html}}]}}\nactions: actions\n"
     "runtimeManifest:\n  packages:\n    {body}",
+    "application:\n  actions: actions\n  runtimeManifest:\n    packages:\n      {body}",
 ])
 def test_wskdeploy_and_app_builder_layouts_give_the_same_actions(
         tmp_path: pathlib.Path, layout: str) -> None:
@@ -212,6 +213,8 @@ FAULTS = [
      "repeats 'memory'"),
     (hello("        annotations: {require-adobe-auth: true}\n"),
      f"{ACTION}.annotations.require-adobe-auth", "validator actions"),
+    (hello("        annotations: {require-adobe-auth: 'true'}\n"),
+     f"{ACTION}.annotations.require-adobe-auth", "only false is possible"),
     (hello("        inputs: {X: {type: integer, value: abc}}\n"), f"{ACTION}.inputs.X.value",
      "'abc' is not a valid integer"),
     (hello("        inputs: {X: {type: decimal, value: 1}}\n"), f"{ACTION}.inputs.X.type",

@@ -96,6 +96,9 @@ def test_flags_override_single_fields(tmp_path: pathlib.Path) -> None:
     ({}, {"apihost": "https://h.test/api", "auth": AUTH}, "is not a host"),
     ({}, {"apihost": "h.test:port", "auth": AUTH}, "invalid port"),
     ({"WSK_CONFIG_FILE": "/nonexistent/props"}, {}, "WSK_CONFIG_FILE names /nonexistent/props"),
+    ({}, {"apihost": f"https://{AUTH}@h.test", "auth": AUTH}, "APIHOST <hidden> is not a host"),
+    ({}, {"apihost": f"https://{AUTH}@h.test:port", "auth": AUTH}, "<hidden> has an invalid port"),
+    ({}, {"apihost": "h.test", "auth": AUTH + "\u20ac"}, "has characters other than ASCII"),
 ])
 def test_credential_faults_say_what_is_missing_without_the_key(
         env: dict[str, str], flags: dict[str, str], message: str) -> None:
@@ -150,6 +153,16 @@ def test_refusals_carry_the_status_error_and_code(status: int) -> None:
     assert error.error == "refused, key was <hidden>"
     assert str(error) == f"package p: HTTP {status}: refused, key was <hidden> (code 4711abc)"
     assert len(responses.calls) == 1  # not a status lib.http retries
+
+
+@responses.activate
+def test_an_echoed_authorization_header_is_masked() -> None:
+    basic = base64.b64encode(AUTH.encode()).decode()
+    responses.put(f"{HOST}/api/v1/namespaces/ns/packages/p",
+                  json={"error": f"bad header Basic {basic}"}, status=400)
+    with pytest.raises(OpenWhiskError) as caught:
+        client().send(put(Entity("packages", "p"), "ns", {}), "package p")
+    assert caught.value.error == "bad header Basic <hidden>"
 
 
 @responses.activate

@@ -11,7 +11,8 @@ from lib.redact import HIDDEN, KnownSecrets, is_secret_name, redact
     "name",
     ["client_secret", "OAUTHS2S_CLIENT_SECRET", "x-api-key", "X_API_KEY", "apiKey",
      "access_token", "refreshToken", "authorization", "Authorization", "password",
-     "db_passwd", "cookie", "Set-Cookie", "IMS_OAUTH_S2S_CLIENT_SECRET"],
+     "db_passwd", "cookie", "Set-Cookie", "IMS_OAUTH_S2S_CLIENT_SECRET",
+     "x-require-whisk-auth", "AIO_RUNTIME_AUTH", "AUTH", "oauth_token"],
 )
 def test_secret_names(name: str) -> None:
     assert is_secret_name(name)
@@ -20,7 +21,8 @@ def test_secret_names(name: str) -> None:
 @pytest.mark.parametrize(
     "name",
     ["client_id", "OAUTHS2S_CLIENT_ID", "IMS_ORG_ID", "OAUTHS2S_CECREDENTIALS_METASCOPES",
-     "scopes", "org_id", "current", "LOG_LEVEL", "content-type", "x-gw-ims-org-id", 42],
+     "scopes", "org_id", "current", "LOG_LEVEL", "content-type", "x-gw-ims-org-id", 42,
+     "IMS_OAUTH_S2S_CLIENT_ID", "oauth_provider"],
 )
 def test_ordinary_names(name: object) -> None:
     assert not is_secret_name(name)

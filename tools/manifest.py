@@ -319,11 +319,14 @@ class _Parser:
         return ManifestError(f"{self.path}: {where}: {message}" if where
                              else f"{self.path}: {message}")
 
-    def manifest(self, document: Any) -> Manifest:
+    def manifest(self, document: Any, at: str = "") -> Manifest:
         if not isinstance(document, dict):
             raise ManifestError(f"{self.path}: must be a mapping with "
                                 f"one of {', '.join(LAYOUTS)} at the top")
         layouts = [key for key in LAYOUTS if key in document]
+        if not layouts and not at and isinstance(document.get("application"), dict):
+            # App Builder's app.config.yaml holds runtimeManifest under application.
+            return self.manifest(document["application"], "application.")
         if len(layouts) != 1:
             raise ManifestError(f"{self.path}: needs exactly one of {', '.join(LAYOUTS)} "
                                 f"at the top, found {', '.join(layouts) or 'none'}")
@@ -333,11 +336,11 @@ class _Parser:
             packages, where = document["packages"], "packages"
         else:
             # runtimeManifest sits in App Builder's config beside keys of its own: leave those.
-            section = self.mapping(document[layout], layout,
+            section = self.mapping(document[layout], f"{at}{layout}",
                                    PROJECT_KEYS if layout == "project" else ("packages",))
             if "packages" not in section:
-                raise self.fault(layout, "has no 'packages'")
-            packages, where = section["packages"], f"{layout}.packages"
+                raise self.fault(f"{at}{layout}", "has no 'packages'")
+            packages, where = section["packages"], f"{at}{layout}.packages"
         parsed = tuple(self.package(name, value, f"{where}.{name}")
                        for name, value in self.mapping(packages, where).items())
         if not parsed:
@@ -384,11 +387,11 @@ class _Parser:
         self.entity_name(name, where)
         body = self.mapping(value, where, ACTION_KEYS)
         annotations = self.annotations(body.get("annotations"), f"{where}.annotations")
-        if annotations.get("require-adobe-auth") is True:
+        if annotations.get("require-adobe-auth", False) not in (False, "false", "no"):
             raise self.fault(f"{where}.annotations.require-adobe-auth",
-                             "true needs Adobe I/O Runtime's validator actions, which plain "
-                             "OpenWhisk lacks; set it to false (use require-whisk-auth to "
-                             "protect a web action)")
+                             "only false is possible: true needs Adobe I/O Runtime's "
+                             "validator actions, which plain OpenWhisk lacks (use "
+                             "require-whisk-auth to protect a web action)")
         return Action(
             package=package,
             name=name,

@@ -10,6 +10,7 @@ redirect to another host.
 
 from __future__ import annotations
 
+import base64
 import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ def find_credentials(
     if not chosen.apihost:
         raise CredentialsError(f"no OpenWhisk APIHOST found ({where})")
     user, _, key = chosen.auth.partition(":")
+    if not chosen.auth.isascii():  # HTTP Basic credentials travel as Latin-1 at most
+        raise CredentialsError(f"the AUTH key from {source} has characters other than ASCII")
     if not user or not key:
         raise CredentialsError(f"the AUTH key from {source} is not of the form uuid:key")
     return Credentials(normal_apihost(chosen.apihost), chosen.auth,
@@ -98,11 +101,17 @@ def normal_apihost(apihost: str) -> str:
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise CredentialsError(f"APIHOST {apihost!r} has an invalid port") from None
+        raise CredentialsError(f"APIHOST {_shown(apihost)} has an invalid port") from None
     if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path
             or parts.query or parts.username or parts.password):
-        raise CredentialsError(f"APIHOST {apihost!r} is not a host or an http(s) URL of one")
+        raise CredentialsError(
+            f"APIHOST {_shown(apihost)} is not a host or an http(s) URL of one")
     return value
+
+
+def _shown(apihost: str) -> str:
+    """The APIHOST for a message, unless it carries user:key (``https://uuid:key@host``)."""
+    return "<hidden>" if "@" in apihost else repr(apihost)
 
 
 def _aio_source(env: Mapping[str, str]) -> _Source | None:
@@ -191,6 +200,7 @@ class Client:
         self.secrets = KnownSecrets()
         self.secrets.add(credentials.auth)
         self.secrets.add(credentials.basic_auth[1])
+        self.secrets.add(base64.b64encode(credentials.auth.encode("latin-1")).decode())
 
     def send(self, call: Call, what: str) -> http.Answer:
         """The answer to ``call``; OpenWhiskError unless it is 2xx."""
