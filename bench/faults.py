@@ -38,6 +38,7 @@ SLOW = 30.0  # seconds a "slow" upstream waits before answering: far past the de
 DEFAULT_EXPIRES_IN = 86399  # what IMS grants
 # A web caller's own Authorization header: the action must not show it either.
 CALLER_TOKEN = "caller-bearer-token-0123456789"  # noqa: S105 - a test value
+TRICKLE = 0.25  # seconds a byte: every read is quick, the whole answer takes half a minute
 OVER_1_MB = {"items": ["x" * 1000] * 1100}  # about 1.1 MB of JSON
 
 
@@ -85,6 +86,9 @@ SCENARIOS: tuple[Scenario, ...] = (
              requests=(0, 0), next_call=NextCall.NEW),
     Scenario("IMS slower than the deadline", 504, "IMS did not answer within",
              ims=(Fault(delay=SLOW),), requests=(1, 0), next_call=NextCall.NEW),
+    Scenario("IMS trickles its answer past the deadline", 504,
+             "IMS did not finish its answer in time", ims=(Fault(trickle=TRICKLE),),
+             requests=(1, 0), next_call=NextCall.NEW),
     Scenario("IMS 429, Retry-After 30", 429, "IMS is throttling token requests",
              ims=(Fault(429, headers=_retry_after("30")),), retry_after="30", requests=(1, 0),
              next_call=NextCall.NEW),
@@ -122,6 +126,9 @@ SCENARIOS: tuple[Scenario, ...] = (
              aem=(Fault(503, headers=_retry_after("0")),) * 4, requests=(1, 4)),
     Scenario("AEM slower than the deadline", 504, "AEM did not answer within",
              aem=(Fault(delay=SLOW),)),
+    Scenario("AEM trickles its body past the deadline", 504,
+             "AEM did not finish its answer in time",
+             aem=(Fault(trickle=TRICKLE),)),
     Scenario("AEM 200, body not JSON", 502, "AEM answered 200 with a body that is not JSON",
              aem=(Fault(200, body="<html>Gateway</html>"),)),
     Scenario("AEM 200, body over 1 MB", 502, "AEM answered more than 1000000 bytes",

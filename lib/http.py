@@ -23,6 +23,7 @@ from urllib3.exceptions import ReadTimeoutError
 
 from lib.deadline import Deadline
 from lib.errors import UpstreamError, UpstreamTimeout
+from lib.watchdog import watchdog
 
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
@@ -126,7 +127,7 @@ def request(
         timeouts = _timeouts(deadline, service)
         answer: Answer | None = None
         try:
-            answer = _send(method, url, service, timeouts, max_body, kwargs)
+            answer = _send(method, url, service, deadline, timeouts, max_body, kwargs)
         except requests.RequestException as exc:
             if _is_read_timeout(exc):
                 raise UpstreamTimeout(
@@ -161,6 +162,7 @@ def _send(
     method: str,
     url: str,
     service: str,
+    deadline: Deadline,
     timeouts: tuple[float, float],
     max_body: int,
     kwargs: dict[str, Any],
@@ -173,13 +175,29 @@ def _send(
     fields = {**kwargs, "headers": {**DEFAULT_HEADERS, **kwargs.get("headers", {})}}
     prepared = requests.Request(method, url, **fields).prepare()
     with shared.get_adapter(url).send(prepared, stream=True, timeout=timeouts) as response:
-        chunks, size = [], 0
-        for chunk in response.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > max_body:
-                raise UpstreamError(f"{service} answered more than {max_body} bytes")
-            chunks.append(chunk)
-        return Answer(response.status_code, response.headers, b"".join(chunks))
+        remaining = deadline.remaining()
+        sock = getattr(response.raw.connection, "sock", None) if remaining is not None else None
+        ticket = None if sock is None else watchdog.arm(sock, remaining)
+        try:
+            body = _read_body(response, max_body, service)
+        except requests.RequestException as exc:
+            if ticket is not None and watchdog.disarm(ticket):
+                raise UpstreamTimeout(f"{service} did not finish its answer in time") from exc
+            raise
+        finally:
+            if ticket is not None:
+                watchdog.disarm(ticket)
+        return Answer(response.status_code, response.headers, body)
+
+
+def _read_body(response: requests.Response, max_body: int, service: str) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > max_body:
+            raise UpstreamError(f"{service} answered more than {max_body} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _is_read_timeout(exc: requests.RequestException) -> bool:

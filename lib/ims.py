@@ -41,7 +41,16 @@ class S2SCredentials(NamedTuple):
 token_cache = TokenCache()
 
 
-def request_token(token_url: str, credentials: S2SCredentials, deadline: Deadline) -> TokenGrant:
+# A refresh while the cached token still serves: one attempt, no waiting.
+QUICK_REFRESH = http.RetryPolicy(retries=0)
+
+
+def request_token(
+    token_url: str,
+    credentials: S2SCredentials,
+    deadline: Deadline,
+    policy: http.RetryPolicy = http.DEFAULT_POLICY,
+) -> TokenGrant:
     """Ask IMS for a new token with the client_credentials grant."""
     known_secrets.add(credentials.client_secret)  # from here on, masked in every log line
     answer = http.request(
@@ -49,6 +58,7 @@ def request_token(token_url: str, credentials: S2SCredentials, deadline: Deadlin
         token_url,
         service="IMS",
         deadline=deadline,
+        policy=policy,
         data={
             "grant_type": "client_credentials",
             "client_id": credentials.client_id,
@@ -83,7 +93,8 @@ def request_token(token_url: str, credentials: S2SCredentials, deadline: Deadlin
 
 def get_token(token_url: str, credentials: S2SCredentials, deadline: Deadline) -> Token:
     key = credentials.cache_key(token_url)
-    token = token_cache.get(key, lambda: request_token(token_url, credentials, deadline))
+    token = token_cache.get(key, lambda has_fallback: request_token(
+        token_url, credentials, deadline, QUICK_REFRESH if has_fallback else http.DEFAULT_POLICY))
     if token.from_cache:
         log.debug("IMS token from cache")
     return token

@@ -7,8 +7,9 @@ between invocations, so one cache serves them all. Its rules:
 - a token is served until ``refresh_margin`` before it expires (at least five
   minutes early, or half its lifetime when it lives less than ten minutes);
 - one thread refreshes a key at a time; the others wait and take its result;
-- when a refresh fails, even for rejected credentials, and the old token has not
-  expired, the old one is used;
+- while the old token is still valid, a refresh is one quick attempt (the fetch
+  is told it has a fallback); when it fails, even for rejected credentials, the
+  old token is used and IMS is left alone for ``retry_pause`` seconds;
 - a credentials rejection is remembered for ``rejection_ttl`` seconds and
   answered from memory, so a wrong secret does not hammer IMS.
 """
@@ -30,6 +31,7 @@ REFRESH_MARGIN = 300.0
 UNKNOWN_LIFETIME = 600.0  # a grant without a usable expires_in
 MAX_LIFETIME = 86400.0  # IMS grants about 24 h; anything longer is not believed
 REJECTION_TTL = 60.0
+RETRY_PAUSE = 30.0  # after a failed refresh, while the old token still serves
 
 
 class TokenGrant(NamedTuple):
@@ -59,18 +61,25 @@ class TokenCache:
         *,
         refresh_margin: float = REFRESH_MARGIN,
         rejection_ttl: float = REJECTION_TTL,
+        retry_pause: float = RETRY_PAUSE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.refresh_margin = refresh_margin
         self.rejection_ttl = rejection_ttl
+        self.retry_pause = retry_pause
         self.clock = clock
         self._tokens: dict[Hashable, Token] = {}
         self._rejections: dict[Hashable, tuple[float, CredentialsRejected]] = {}
+        self._paused_until: dict[Hashable, float] = {}
         self._key_locks: dict[Hashable, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def get(self, key: Hashable, fetch: Callable[[], TokenGrant]) -> Token:
-        """A fresh token for ``key``, from the cache or from one call of ``fetch``."""
+    def get(self, key: Hashable, fetch: Callable[[bool], TokenGrant]) -> Token:
+        """A fresh token for ``key``, from the cache or from one call of ``fetch``.
+
+        ``fetch(has_fallback)`` is told whether a still-valid token is at hand, so it
+        can make one quick attempt instead of retrying.
+        """
         token = self._fresh(key)
         if token is not None:
             return token
@@ -78,15 +87,19 @@ class TokenCache:
             token = self._fresh(key)  # another thread may have refreshed it meanwhile
             if token is not None:
                 return token
+            stale = self._usable(key)
+            if stale is not None and self.clock() < self._paused_until.get(key, 0.0):
+                return stale
             try:
-                grant = self._fetch_unless_rejected(key, fetch)
+                grant = self._fetch_unless_rejected(key, lambda: fetch(stale is not None))
             except ActionError as exc:
-                stale = self._tokens.get(key)
-                if stale is None or self.clock() >= stale.expires_at:
+                if stale is None:
                     raise
+                with self._guard:
+                    self._paused_until[key] = self.clock() + self.retry_pause
                 log.warning("token refresh failed; using the cached token until it expires",
                             extra={"fields": {"reason": exc.message}})
-                return Token(stale.value, stale.expires_at, stale.refresh_at, from_cache=True)
+                return stale
             return self._store(key, grant)
 
     def invalidate(self, key: Hashable, value: str) -> None:
@@ -100,6 +113,14 @@ class TokenCache:
         with self._guard:
             self._tokens.clear()
             self._rejections.clear()
+            self._paused_until.clear()
+
+    def _usable(self, key: Hashable) -> Token | None:
+        """The cached token, past its refresh time but not expired, or None."""
+        token = self._tokens.get(key)
+        if token is None or self.clock() >= token.expires_at:
+            return None
+        return Token(token.value, token.expires_at, token.refresh_at, from_cache=True)
 
     def _fresh(self, key: Hashable) -> Token | None:
         token = self._tokens.get(key)
@@ -116,6 +137,7 @@ class TokenCache:
             with self._guard:
                 self._tokens[key] = token
                 self._rejections.pop(key, None)
+                self._paused_until.pop(key, None)
         return token
 
     def _fetch_unless_rejected(self, key: Hashable, fetch: Callable[[], TokenGrant]) -> TokenGrant:

@@ -88,9 +88,9 @@ def test_a_leak_would_be_reported(adobe: AdobeEmulator, monkeypatch: pytest.Monk
     """A deliberately leaky log record makes the check fail, naming the secret."""
     real = ims.request_token
 
-    def leaking(token_url: str, credentials: ims.S2SCredentials, deadline: Any) -> Any:
+    def leaking(token_url: str, credentials: ims.S2SCredentials, *args: Any) -> Any:
         logging.getLogger("lib.leaky").debug("sending %s", credentials.client_secret)
-        return real(token_url, credentials, deadline)
+        return real(token_url, credentials, *args)
 
     monkeypatch.setattr(ims, "request_token", leaking)
     observation = run_scenario(adobe, SCENARIOS[-1])

@@ -14,6 +14,7 @@ from lib.token_cache import (
     MAX_LIFETIME,
     REFRESH_MARGIN,
     REJECTION_TTL,
+    RETRY_PAUSE,
     UNKNOWN_LIFETIME,
     TokenCache,
     TokenGrant,
@@ -29,9 +30,11 @@ class Provider:
     def __init__(self, *outcomes: TokenGrant | Exception) -> None:
         self.outcomes = list(outcomes)
         self.fetches = 0
+        self.fallbacks: list[bool] = []  # what each fetch was told
 
-    def __call__(self) -> TokenGrant:
+    def __call__(self, has_fallback: bool) -> TokenGrant:
         self.fetches += 1
+        self.fallbacks.append(has_fallback)
         outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
         if isinstance(outcome, Exception):
             raise outcome
@@ -119,10 +122,30 @@ def test_a_failed_refresh_serves_the_unexpired_token_until_it_expires(
     clock.advance(3600 - 1)  # inside the refresh margin, not yet expired
     stale = cache.get(KEY, provider)
     assert (stale.value, stale.from_cache, provider.fetches) == ("old", True, 2)
+    assert provider.fallbacks == [False, True]  # the refresh knew it could be quick
     clock.advance(1)  # expired: IMS is asked again and its failure raised
     with pytest.raises(UpstreamTimeout):
         cache.get(KEY, provider)
     assert provider.fetches == 3
+    assert provider.fallbacks[-1] is False
+
+
+def test_after_a_failed_refresh_ims_is_left_alone_for_a_while(
+    cache: TokenCache, clock: FakeClock
+) -> None:
+    provider = Provider(TokenGrant("old", 3600), UpstreamError("IMS down"),
+                        UpstreamError("IMS down"), TokenGrant("new", 3600))
+    cache.get(KEY, provider)
+    clock.advance(3600 - REFRESH_MARGIN)
+    assert cache.get(KEY, provider).value == "old"  # asked once, failed
+    clock.advance(RETRY_PAUSE - 1)
+    assert cache.get(KEY, provider).value == "old"  # paused: not asked
+    assert provider.fetches == 2
+    clock.advance(1)
+    assert cache.get(KEY, provider).value == "old"  # asked again, failed again
+    clock.advance(RETRY_PAUSE)
+    assert cache.get(KEY, provider).value == "new"
+    assert provider.fetches == 4
 
 
 def test_a_rejected_refresh_serves_the_unexpired_token_and_is_remembered(
@@ -243,7 +266,7 @@ def test_concurrent_callers_share_one_fetch() -> None:
     cache = TokenCache()
     fetches = 0
 
-    def slow_fetch() -> TokenGrant:
+    def slow_fetch(has_fallback: bool) -> TokenGrant:
         nonlocal fetches
         fetches += 1
         time.sleep(0.2)  # long enough for every other thread to arrive and wait
@@ -258,7 +281,7 @@ def test_concurrent_callers_share_one_rejection() -> None:
     cache = TokenCache()
     fetches = 0
 
-    def rejecting_fetch() -> TokenGrant:
+    def rejecting_fetch(has_fallback: bool) -> TokenGrant:
         nonlocal fetches
         fetches += 1
         time.sleep(0.2)

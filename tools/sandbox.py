@@ -65,6 +65,7 @@ class Fault:
     body: bytes | str | dict | list | None = None
     delay: float = 0.0
     drop: bool = False
+    trickle: float = 0.0  # seconds between the body's bytes: a slow-drip answer
 
 
 @dataclass(frozen=True)
@@ -428,7 +429,7 @@ class _Handler(BaseHTTPRequestHandler):
             reply = emulator._scripted(endpoint, fault, request)
         if endpoint == "ims" and not any(name.lower() == "x-debug-id" for name in reply.headers):
             reply.headers["x-debug-id"] = secrets.token_hex(8)
-        self._send(reply)
+        self._send(reply, fault.trickle if fault else 0.0)
 
     def _lower_headers(self) -> dict[str, str]:
         headers: dict[str, str] = {}
@@ -437,13 +438,23 @@ class _Handler(BaseHTTPRequestHandler):
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         return headers
 
-    def _send(self, reply: _Reply) -> None:
+    def _send(self, reply: _Reply, trickle: float = 0.0) -> None:
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if not trickle:
             self.wfile.write(reply.body)
+            return
+        for byte in reply.body:
+            if not self.server.emulator._wait(trickle):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+            except OSError:  # the client gave up: that is the point
+                return
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
