@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import pathlib
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,8 +37,14 @@ QUICK = Options(calls=20, repeat=3, processes=3, invocations=100)
 
 @contextlib.contextmanager
 def sandbox(latency: float = 0.0) -> Iterator[AdobeEmulator]:
-    """A running emulator, with the action's endpoint variables pointing at it until exit."""
-    with AdobeEmulator(latency=latency) as emulator, patched_environ(emulator.env()):
+    """A running emulator, with the action's endpoint variables pointing at it until exit.
+
+    An ``__OW_DEADLINE`` is set too, an hour ahead, as a container always has one:
+    the deadline's bookkeeping (timeouts, the body watchdog) is part of what is timed.
+    """
+    deadline_ms = str(int((time.time() + 3600) * 1000))
+    with AdobeEmulator(latency=latency) as emulator, \
+            patched_environ({**emulator.env(), "__OW_DEADLINE": deadline_ms}):
         yield emulator
 
 
