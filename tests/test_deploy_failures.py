@@ -257,10 +257,16 @@ def test_an_interruption_between_package_and_action_is_fixed_by_a_rerun(
     """Ctrl-C while the first action's PUT is in flight, whether or not the server kept it."""
     openwhisk.script("PUT", FIRST_ACTION, Scripted(interrupt=True, store_first=store_first))
 
-    status, _, err = run(capsys, "deploy")
+    status, out, err = run(capsys, "deploy")
 
     assert status == 130
     assert err == "deploy.py deploy: error: interrupted\n"
+    assert out[-3:] == [
+        "  done:          package demo",
+        "  failed:        action demo/hello: interrupted (it may or may not have been stored; "
+        "run deploy again)",
+        "  not attempted: action demo/second",
+    ]
     assert set(openwhisk.entities) == ({PACKAGE, FIRST_ACTION} if store_first else {PACKAGE})
 
     status, out, _ = run(capsys, "deploy")  # the same process: its connection pool survived

@@ -128,6 +128,11 @@ def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Option
             console.line(f"  FAILED  {exc}")
             _failure_report(console, "Deploy", done, exc, [s.entity for s in steps[index + 1:]])
             return EXIT_FAILED
+        except KeyboardInterrupt:
+            _failure_report(console, "Deploy", done, f"{step.entity}: interrupted (it may or "
+                            "may not have been stored; run deploy again)",
+                            [s.entity for s in steps[index + 1:]])
+            raise
         console.line(f"  ok      {step.entity}{step.note}")
         done.append(step.entity)
     _web_urls(console, manifest, credentials.apihost, namespace)
@@ -291,7 +296,7 @@ def _web_urls(console: Console, manifest: Manifest, apihost: str, namespace: str
 
 
 def _failure_report(console: Console, operation: str, done: Sequence[Entity],
-                    failure: OpenWhiskError, rest: Sequence[Entity]) -> None:
+                    failure: OpenWhiskError | str, rest: Sequence[Entity]) -> None:
     console.line(f"{operation} failed.")
     console.line(f"  done:          {_names(done)}")
     console.line(f"  failed:        {failure}")
