@@ -80,14 +80,14 @@ class TokenCache:
         ``fetch(has_fallback)`` is told whether a still-valid token is at hand, so it
         can make one quick attempt instead of retrying.
         """
-        token = self._fresh(key)
+        token = self._cached(key, until_refresh=True)
         if token is not None:
             return token
         with self._lock_for(key):
-            token = self._fresh(key)  # another thread may have refreshed it meanwhile
+            token = self._cached(key, until_refresh=True)  # another thread may have refreshed it
             if token is not None:
                 return token
-            stale = self._usable(key)
+            stale = self._cached(key, until_refresh=False)
             if stale is not None and self.clock() < self._paused_until.get(key, 0.0):
                 return stale
             try:
@@ -115,18 +115,13 @@ class TokenCache:
             self._rejections.clear()
             self._paused_until.clear()
 
-    def _usable(self, key: Hashable) -> Token | None:
-        """The cached token, past its refresh time but not expired, or None."""
+    def _cached(self, key: Hashable, *, until_refresh: bool) -> Token | None:
+        """The cached token while fresh (``until_refresh``) or merely unexpired; else None."""
         token = self._tokens.get(key)
-        if token is None or self.clock() >= token.expires_at:
+        if token is None:
             return None
-        return Token(token.value, token.expires_at, token.refresh_at, from_cache=True)
-
-    def _fresh(self, key: Hashable) -> Token | None:
-        token = self._tokens.get(key)
-        if token is None or self.clock() >= token.refresh_at:
-            return None
-        return Token(token.value, token.expires_at, token.refresh_at, from_cache=True)
+        limit = token.refresh_at if until_refresh else token.expires_at
+        return token._replace(from_cache=True) if self.clock() < limit else None
 
     def _store(self, key: Hashable, grant: TokenGrant) -> Token:
         lifetime = UNKNOWN_LIFETIME if grant.lifetime is None else min(grant.lifetime, MAX_LIFETIME)
