@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 HIDDEN = "<hidden>"
@@ -41,6 +41,20 @@ def redact(value: Any, words: Iterable[str] = SECRET_WORDS) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact(v, words) for v in value]
     return value
+
+
+def secret_values(value: Any, words: Iterable[str] = SECRET_WORDS) -> Iterator[str]:
+    """The strings held under secret-named keys at any depth: what to tell KnownSecrets."""
+    words = tuple(words)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str) and is_secret_name(key, words):
+                yield item
+            else:
+                yield from secret_values(item, words)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from secret_values(item, words)
 
 
 class KnownSecrets:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.redact import HIDDEN, KnownSecrets, is_secret_name, redact
+from lib.redact import HIDDEN, KnownSecrets, is_secret_name, redact, secret_values
 
 
 @pytest.mark.parametrize(
@@ -114,3 +114,19 @@ def test_adding_again_makes_a_secret_recent() -> None:
     secrets.add("one-more-token")
     assert secrets.mask(values[0]) == HIDDEN
     assert secrets.mask(values[1]) == values[1]
+
+
+def test_secret_values_are_found_at_any_depth() -> None:
+    params = {
+        "OAUTHS2S_CLIENT_SECRET": "top-secret-1",
+        "OAUTHS2S_CLIENT_ID": "not-secret",
+        "__ims_oauth_s2s": {"client_id": "id", "client_secret": "nested-secret-2"},
+        "list": [{"api_key": "listed-key-3"}, "plain"],
+        "token_count": 3,  # a secret-named key, but no string to mask
+    }
+    assert list(secret_values(params)) == ["top-secret-1", "nested-secret-2", "listed-key-3"]
+
+
+def test_secret_values_take_the_caller_s_words() -> None:
+    assert list(secret_values({"deploy_key": "k-123456", "client_secret": "s"}, ("key",))) == [
+        "k-123456"]

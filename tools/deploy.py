@@ -15,13 +15,13 @@ import json
 import os
 import pathlib
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import quote
 
 from lib import http
-from lib.redact import KnownSecrets, is_secret_name
+from lib.redact import KnownSecrets, secret_values
 from tools.build import ActionZip, build_zips, write_zips
 from tools.manifest import SECRET_WORDS, Action, Manifest, Package, masked, render
 from tools.openwhisk import (
@@ -334,14 +334,9 @@ def _secrets(manifest: Manifest, credentials: Credentials | None) -> KnownSecret
         secrets.add(credentials.auth)
         secrets.add(credentials.basic_auth[1])
     for entity in (*manifest.packages, *manifest.actions()):
-        for value in (*_secret_values(entity.inputs), *_secret_values(entity.annotations)):
+        for value in (*secret_values(entity.inputs, SECRET_WORDS),
+                      *secret_values(entity.annotations, SECRET_WORDS)):
             secrets.add(value)
     return secrets
 
 
-def _secret_values(values: Mapping[str, Any]) -> Iterator[str]:
-    for key, value in values.items():
-        if isinstance(value, Mapping):
-            yield from _secret_values(value)
-        elif isinstance(value, str) and is_secret_name(key, SECRET_WORDS):
-            yield value

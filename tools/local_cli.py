@@ -20,7 +20,7 @@ from typing import Any
 
 from lib.credentials import CLIENT_ID, CLIENT_SECRET, ORG_ID, SCOPES
 from lib.endpoints import is_loopback
-from lib.redact import is_secret_name, known_secrets
+from lib.redact import known_secrets, secret_values
 from tools.manifest import Manifest, ManifestError, UnsetVariablesError, load_env, load_manifest
 from tools.runner import (
     LocalAction,
@@ -200,9 +200,8 @@ def run_once(local: LocalAction, params: Mapping[str, Any]) -> int:
 
 
 def _mask_secret_values(params: Mapping[str, Any]) -> None:
-    for name, value in params.items():
-        if is_secret_name(name):
-            known_secrets.add(value)
+    for value in secret_values(dict(params)):
+        known_secrets.add(value)
 
 
 def serve(actions: list[LocalAction], options: Options, namespace: str) -> int:
