@@ -31,6 +31,7 @@ from actions.generic import main as action_main
 from bench.harness import sandbox
 from bench.report import Table, pipe_table
 from lib import ims
+from lib.web import MAX_RESULT_BYTES
 from tools.sandbox import ABSENT, IMS_TOKEN_PATH, AdobeEmulator, Fault
 
 DEADLINE_SECONDS = 2.0  # each invocation's __OW_DEADLINE, from the moment it starts
@@ -131,7 +132,7 @@ SCENARIOS: tuple[Scenario, ...] = (
              aem=(Fault(trickle=TRICKLE),)),
     Scenario("AEM 200, body not JSON", 502, "AEM answered 200 with a body that is not JSON",
              aem=(Fault(200, body="<html>Gateway</html>"),)),
-    Scenario("AEM 200, body over 1 MB", 502, "AEM answered more than 1000000 bytes",
+    Scenario("AEM 200, body over 1 MB", 502, f"AEM answered more than {MAX_RESULT_BYTES} bytes",
              aem=(Fault(200, body=OVER_1_MB),)),
 )
 

@@ -6,19 +6,19 @@ import logging
 from typing import Any
 
 from lib import http
+from lib._redact import known_secrets
 from lib.deadline import Deadline
-from lib.errors import (
-    TokenRejected,
-    UpstreamError,
-    UpstreamNotFound,
-    UpstreamRateLimited,
-)
-from lib.redact import known_secrets
+from lib.errors import TokenRejected, UpstreamError, UpstreamNotFound
 
 log = logging.getLogger(__name__)
 
 QUOTA_PATH = "/adobe/stats/statistics/contentRequestsQuota"
 _NOT_JSON = object()
+_ERRORS: http.StatusErrors = {
+    401: (TokenRejected, "AEM rejected the access token"),
+    403: (UpstreamError, "AEM refused access for these credentials"),
+    404: (UpstreamNotFound, "AEM found no content-requests quota for this org"),
+}
 
 
 def content_requests_quota(
@@ -46,26 +46,10 @@ def content_requests_quota(
         },
     )
     body = answer.json_or(_NOT_JSON)
-    if answer.status == 200:
-        if body is _NOT_JSON:
-            raise UpstreamError("AEM answered 200 with a body that is not JSON")
-        return body
-
-    details = _problem(answer.status, body)
-    if answer.status == 401:
-        raise TokenRejected("AEM rejected the access token", details=details)
-    if answer.status == 403:
-        raise UpstreamError("AEM refused access for these credentials", details=details)
-    if answer.status == 404:
-        raise UpstreamNotFound("AEM found no content-requests quota for this org",
-                               details=details)
-    if answer.status == 429:
-        raise UpstreamRateLimited(
-            "AEM is throttling requests",
-            retry_after=http.retry_after_seconds(answer.headers),
-            details=details,
-        )
-    raise UpstreamError(f"AEM answered HTTP {answer.status}", details=details)
+    answer.raise_for_status("AEM", errors=_ERRORS, details=_problem(answer.status, body))
+    if body is _NOT_JSON:
+        raise UpstreamError(f"AEM answered {answer.status} with a body that is not JSON")
+    return body
 
 
 def _problem(status: int, body: Any) -> dict[str, Any]:

@@ -13,10 +13,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from lib._redact import known_secrets
 from lib.errors import BadRequest
 from lib.ims import S2SCredentials
 from lib.params import is_missing, lookup, missing_inputs_message
-from lib.redact import known_secrets
 
 CLIENT_ID = "OAUTHS2S_CLIENT_ID"
 CLIENT_SECRET = "OAUTHS2S_CLIENT_SECRET"  # noqa: S105 - a parameter name

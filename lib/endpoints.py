@@ -14,7 +14,12 @@ from urllib.parse import urlsplit
 
 from lib.errors import ConfigurationError
 
-DEFAULT_IMS_TOKEN_URL = "https://ims-na1.adobelogin.com/ims/token/v3"  # noqa: S105 - a URL
+# The environment variables that may point the clients elsewhere (a loopback test double).
+IMS_TOKEN_URL_VARIABLE = "IMS_TOKEN_URL"  # noqa: S105 - a variable name
+AEM_BASE_URL_VARIABLE = "AEM_API_BASE_URL"
+ENDPOINT_VARIABLES = (IMS_TOKEN_URL_VARIABLE, AEM_BASE_URL_VARIABLE)
+IMS_TOKEN_PATH = "/ims/token/v3"  # noqa: S105 - a URL path
+DEFAULT_IMS_TOKEN_URL = "https://ims-na1.adobelogin.com" + IMS_TOKEN_PATH
 DEFAULT_AEM_BASE_URL = "https://api.adobeaemcloud.com"
 IMS_HOST_SUFFIXES = (".adobelogin.com",)
 AEM_HOST_SUFFIXES = (".adobeaemcloud.com",)
@@ -52,6 +57,8 @@ class AdobeEndpoints(NamedTuple):
     @classmethod
     def from_env(cls) -> AdobeEndpoints:
         return cls(
-            ims_token_url=checked_url("IMS_TOKEN_URL", DEFAULT_IMS_TOKEN_URL, IMS_HOST_SUFFIXES),
-            aem_base_url=checked_url("AEM_API_BASE_URL", DEFAULT_AEM_BASE_URL, AEM_HOST_SUFFIXES),
+            ims_token_url=checked_url(IMS_TOKEN_URL_VARIABLE, DEFAULT_IMS_TOKEN_URL,
+                                      IMS_HOST_SUFFIXES),
+            aem_base_url=checked_url(AEM_BASE_URL_VARIABLE, DEFAULT_AEM_BASE_URL,
+                                     AEM_HOST_SUFFIXES),
         )

@@ -21,13 +21,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
+from lib._watchdog import watchdog
 from lib.deadline import Deadline
-from lib.errors import UpstreamError, UpstreamTimeout
-from lib.watchdog import watchdog
+from lib.errors import ActionError, UpstreamError, UpstreamRateLimited, UpstreamTimeout
+from lib.web import MAX_RESULT_BYTES
 
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
-MAX_BODY_BYTES = 1_000_000  # OpenWhisk's limit on an action's result
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 DEFAULT_HEADERS = {
     "User-Agent": f"ow-adobe-s2s python-requests/{requests.__version__}",
@@ -54,6 +54,10 @@ class RetryPolicy(NamedTuple):
 DEFAULT_POLICY = RetryPolicy()
 
 
+# What an API's statuses mean: status -> (the error to raise, its message).
+StatusErrors = Mapping[int, "tuple[type[ActionError], str]"]
+
+
 class Answer(NamedTuple):
     """A response read in full: status, headers (case-insensitive) and body."""
 
@@ -67,6 +71,24 @@ class Answer(NamedTuple):
             return json.loads(self.body)
         except (ValueError, RecursionError):  # RecursionError: valid JSON nested too deep
             return default
+
+    def raise_for_status(self, service: str, *, errors: StatusErrors | None = None,
+                         details: Mapping[str, Any] | None = None) -> None:
+        """Raise the action error for an answer that is not 2xx; one ladder for every API.
+
+        ``errors`` gives the statuses this API assigns a meaning (401: the token,
+        404: nothing there …). Otherwise 429 is throttling, passed on with its
+        ``Retry-After``, and anything else is a 502 naming the service's status.
+        """
+        if 200 <= self.status < 300:
+            return
+        kind, message = (errors or {}).get(self.status) or (
+            (UpstreamRateLimited, f"{service} is throttling requests") if self.status == 429
+            else (UpstreamError, f"{service} answered HTTP {self.status}"))
+        if issubclass(kind, UpstreamRateLimited):
+            raise kind(message, retry_after=retry_after_seconds(self.headers),
+                       details=dict(details or {}))
+        raise kind(message, details=dict(details or {}))
 
 
 _session: requests.Session | None = None
@@ -112,7 +134,7 @@ def request(
     service: str,
     deadline: Deadline,
     policy: RetryPolicy = DEFAULT_POLICY,
-    max_body: int = MAX_BODY_BYTES,
+    max_body: int = MAX_RESULT_BYTES,
     **kwargs: Any,
 ) -> Answer:
     """Send with retries and return the last answer, whatever its status.

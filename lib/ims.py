@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
 from lib import http
+from lib._redact import known_secrets
+from lib._token_cache import Token, TokenCache, TokenGrant
 from lib.deadline import Deadline
 from lib.errors import CredentialsRejected, TokenRejected, UpstreamError, UpstreamRateLimited
 from lib.log import fields
-from lib.redact import known_secrets
-from lib.token_cache import Token, TokenCache, TokenGrant
 
 log = logging.getLogger(__name__)
 
@@ -69,26 +69,20 @@ def request_token(
     )
     debug = _debug_details(answer)
     body = answer.json_or(None)
-    if answer.status == 200:
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise UpstreamError("IMS answered 200 without an access token", details=debug)
-        known_secrets.add(token)
-        lifetime = _lifetime(body.get("expires_in"))
-        log.info("IMS token minted", extra=fields(expires_in=lifetime, **debug))
-        return TokenGrant(token, lifetime)
-
     details = {**_oauth_error(body), **debug}
-    if answer.status in (400, 401, 403):
-        code = details.get("ims_error", f"HTTP {answer.status}")
-        raise CredentialsRejected(f"IMS rejected the credentials: {code}", details=details)
-    if answer.status == 429:
-        raise UpstreamRateLimited(
-            "IMS is throttling token requests",
-            retry_after=http.retry_after_seconds(answer.headers),
-            details=details,
-        )
-    raise UpstreamError(f"IMS answered HTTP {answer.status}", details=details)
+    rejected = f"IMS rejected the credentials: {details.get('ims_error', f'HTTP {answer.status}')}"
+    answer.raise_for_status("IMS", details=details, errors={
+        **dict.fromkeys((400, 401, 403), (CredentialsRejected, rejected)),
+        429: (UpstreamRateLimited, "IMS is throttling token requests"),
+    })
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise UpstreamError(f"IMS answered {answer.status} without an access token",
+                            details=debug)
+    known_secrets.add(token)
+    lifetime = _lifetime(body.get("expires_in"))
+    log.info("IMS token minted", extra=fields(expires_in=lifetime, **debug))
+    return TokenGrant(token, lifetime)
 
 
 def get_token(token_url: str, credentials: S2SCredentials, deadline: Deadline) -> Token:

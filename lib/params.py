@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from lib._redact import redact
 from lib.errors import BadRequest
-from lib.redact import redact
 
 _MISSING = object()
 

@@ -15,7 +15,7 @@ import pytest
 
 from actions.generic import main
 from lib import ims
-from lib.token_cache import REFRESH_MARGIN
+from lib._token_cache import REFRESH_MARGIN
 from tests.action_support import FakeClock
 from tools.sandbox import AdobeEmulator
 

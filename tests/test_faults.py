@@ -26,7 +26,7 @@ from bench.faults import (
 )
 from bench.faults import main as faults_main
 from lib import ims
-from lib.token_cache import REFRESH_MARGIN
+from lib._token_cache import REFRESH_MARGIN
 from tests.action_support import FakeClock
 from tools.sandbox import AdobeEmulator
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from lib._redact import HIDDEN
 from lib.errors import BadRequest
 from lib.params import (
     bearer_token,
@@ -15,7 +16,6 @@ from lib.params import (
     missing_inputs_message,
     redacted_params,
 )
-from lib.redact import HIDDEN
 from lib.web import error_response, success_response
 
 # --- missing inputs -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""lib.token_cache on a clock the tests move: expiry, early refresh, failures, threads."""
+"""lib._token_cache on a clock the tests move: expiry, early refresh, failures, threads."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from lib.errors import CredentialsRejected, UpstreamError, UpstreamTimeout
-from lib.token_cache import (
+from lib._token_cache import (
     MAX_LIFETIME,
     REFRESH_MARGIN,
     REJECTION_TTL,
@@ -19,6 +18,7 @@ from lib.token_cache import (
     TokenCache,
     TokenGrant,
 )
+from lib.errors import CredentialsRejected, UpstreamError, UpstreamTimeout
 from tests.action_support import FakeClock
 
 KEY = ("https://ims.example/token", "client", "secret-hash", ("openid",))

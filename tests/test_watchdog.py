@@ -1,11 +1,11 @@
-"""lib.watchdog: a read still running at its deadline is cut off; one done in time is not."""
+"""lib._watchdog: a read still running at its deadline is cut off; one done in time is not."""
 
 from __future__ import annotations
 
 import socket
 import time
 
-from lib.watchdog import Watchdog
+from lib._watchdog import Watchdog
 
 
 def test_a_socket_still_armed_at_its_deadline_is_shut_down() -> None:

@@ -21,9 +21,9 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from lib import http
-from lib.redact import KnownSecrets, secret_values
+from lib._redact import KnownSecrets, secret_values
 from tools.build import ActionZip, build_zips, write_zips
-from tools.manifest import SECRET_WORDS, Action, Manifest, Package, masked, render
+from tools.manifest import Action, Manifest, Package, masked, render
 from tools.openwhisk import (
     RETRIES,
     Call,
@@ -334,8 +334,7 @@ def _secrets(manifest: Manifest, credentials: Credentials | None) -> KnownSecret
         secrets.add(credentials.auth)
         secrets.add(credentials.basic_auth[1])
     for entity in (*manifest.packages, *manifest.actions()):
-        for value in (*secret_values(entity.inputs, SECRET_WORDS),
-                      *secret_values(entity.annotations, SECRET_WORDS)):
+        for value in (*secret_values(entity.inputs), *secret_values(entity.annotations)):
             secrets.add(value)
     return secrets
 

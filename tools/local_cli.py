@@ -18,9 +18,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lib._redact import known_secrets, secret_values
 from lib.credentials import CLIENT_ID, CLIENT_SECRET, ORG_ID, SCOPES
 from lib.endpoints import is_loopback
-from lib.redact import known_secrets, secret_values
 from tools.manifest import Manifest, ManifestError, UnsetVariablesError, load_env, load_manifest
 from tools.runner import (
     LocalAction,

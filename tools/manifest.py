@@ -24,10 +24,7 @@ from typing import Any
 import yaml
 from dotenv import dotenv_values
 
-from lib.redact import HIDDEN, is_secret_name, redact
-
-# Key names whose values render and --dry-run never show.
-SECRET_WORDS: tuple[str, ...] = ("secret", "password", "token", "key", "auth")
+from lib._redact import HIDDEN, is_secret_name, redact
 
 LAYOUTS = ("packages", "project", "runtimeManifest")
 PACKAGE_KEYS = ("actions", "inputs", "annotations", "license", "version")
@@ -236,7 +233,7 @@ def masked(values: Mapping[str, Any]) -> dict[str, Any]:
 
     A true/false is no secret: ``require-adobe-auth: false`` stays readable.
     """
-    hidden = redact(dict(values), SECRET_WORDS)
+    hidden = redact(dict(values))
     return {key: values[key] if isinstance(values[key], bool) else value
             for key, value in hidden.items()}
 
@@ -503,7 +500,7 @@ class _Parser:
             return converter(value)
         except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
             # The value may have come from .env: never echo one whose name says secret.
-            shown = HIDDEN if is_secret_name(where.rpartition(".")[2], SECRET_WORDS) else value
+            shown = HIDDEN if is_secret_name(where.rpartition(".")[2]) else value
             raise self.fault(source, f"{shown!r} is not a valid {spec['type']}") from None
 
     def resolve(self, value: Any, where: str) -> Any:

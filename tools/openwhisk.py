@@ -20,9 +20,9 @@ from urllib.parse import quote, urlencode, urlsplit
 from dotenv import dotenv_values
 
 from lib import http
+from lib._redact import KnownSecrets
 from lib.deadline import Deadline
 from lib.errors import ActionError
-from lib.redact import KnownSecrets
 
 SERVICE = "OpenWhisk"
 AIO_DEFAULT_APIHOST = "https://adobeioruntime.net"

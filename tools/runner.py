@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lib._redact import known_secrets
 from lib.log import JsonFormatter, StderrHandler, fields
-from lib.redact import known_secrets
 from tools.manifest import Action, Manifest
 
 DEFAULT_TIMEOUT_MS = 60_000  # OpenWhisk's default action time limit

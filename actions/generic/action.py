@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from lib import aem, ims
-from lib.credentials import AdobeIdentity, identity_from_params
-from lib.deadline import Deadline
-from lib.endpoints import AdobeEndpoints
-from lib.entry_point import web_action
-from lib.params import boolean_param
-from lib.web import success_response
+from lib import (
+    AdobeEndpoints,
+    AdobeIdentity,
+    Deadline,
+    boolean_param,
+    identity_from_params,
+    success_response,
+    web_action,
+    with_token,
+)
+from lib.aem import content_requests_quota
 
 
 class QuotaRequest(NamedTuple):
@@ -37,7 +41,7 @@ def main(params: Mapping[str, Any]) -> dict[str, Any]:
     identity = request.identity
 
     def read_quota(access_token: str) -> Any:
-        return aem.content_requests_quota(
+        return content_requests_quota(
             endpoints.aem_base_url,
             org_id=identity.org_id,
             client_id=identity.credentials.client_id,
@@ -46,5 +50,5 @@ def main(params: Mapping[str, Any]) -> dict[str, Any]:
             deadline=deadline,
         )
 
-    quota = ims.with_token(endpoints.ims_token_url, identity.credentials, deadline, read_quota)
+    quota = with_token(endpoints.ims_token_url, identity.credentials, deadline, read_quota)
     return success_response(quota)

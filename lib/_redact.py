@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 HIDDEN = "<hidden>"
 
-# Words that mark a key as holding a secret in logged parameters.
-SECRET_WORDS: tuple[str, ...] = ("secret", "token", "password", "passwd", "auth",
-                                 "apikey", "cookie")
+# Words that mark a key as holding a secret: one list for the action's logs and the tools'
+# output alike ("key" covers api keys and AUTH keys; "auth" covers Authorization).
+SECRET_WORDS: tuple[str, ...] = ("secret", "token", "password", "passwd", "auth", "key",
+                                 "cookie")
 
 
 def _normalise(name: str) -> str:
@@ -26,35 +27,32 @@ def _normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower()).replace("oauth", "o_")
 
 
-def is_secret_name(name: object, words: Iterable[str] = SECRET_WORDS) -> bool:
+def is_secret_name(name: object) -> bool:
     """True when a key's name says it holds a secret (``x-api-key``, ``client_secret`` …)."""
     key = _normalise(str(name))
-    return any(word in key for word in words)
+    return any(word in key for word in SECRET_WORDS)
 
 
-def redact(value: Any, words: Iterable[str] = SECRET_WORDS) -> Any:
+def redact(value: Any) -> Any:
     """A copy of ``value`` with every secret-named key's value replaced, at any depth."""
-    words = tuple(words)
     if isinstance(value, dict):
-        return {k: HIDDEN if is_secret_name(k, words) else redact(v, words)
-                for k, v in value.items()}
+        return {k: HIDDEN if is_secret_name(k) else redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [redact(v, words) for v in value]
+        return [redact(v) for v in value]
     return value
 
 
-def secret_values(value: Any, words: Iterable[str] = SECRET_WORDS) -> Iterator[str]:
+def secret_values(value: Any) -> Iterator[str]:
     """The strings held under secret-named keys at any depth: what to tell KnownSecrets."""
-    words = tuple(words)
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(item, str) and is_secret_name(key, words):
+            if isinstance(item, str) and is_secret_name(key):
                 yield item
             else:
-                yield from secret_values(item, words)
+                yield from secret_values(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from secret_values(item, words)
+            yield from secret_values(item)
 
 
 class KnownSecrets:

@@ -33,7 +33,7 @@ class Watchdog:
             ticket = next(self._ids)
             self._armed[ticket] = (at, sock)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._watch, name="lib.watchdog",
+                self._thread = threading.Thread(target=self._watch, name="lib._watchdog",
                                                 daemon=True)
                 self._thread.start()
             elif at < self._sleeping_until:
