@@ -1,117 +1,11 @@
 """Deploy this project's Python actions to Apache OpenWhisk: ``python deploy.py --help``.
 
-Commands: render, build, deploy (the default) and undeploy. Exit status 0 on
-success, 1 when the server refuses or a build fails, 2 for a usage or
-configuration error; never a traceback.
+A thin entry point; the commands live in tools/deploy/cli.py.
 """
 
-from __future__ import annotations
-
-import argparse
-import pathlib
 import sys
-from collections.abc import Sequence
 
-from tools import deploy as operations
-from tools.build import BuildError
-from tools.manifest import ManifestError, load_env, load_manifest
-from tools.openwhisk import CredentialsError, OpenWhiskError
-
-COMMANDS = ("render", "build", "deploy", "undeploy")
-
-
-def parser() -> argparse.ArgumentParser:
-    files = argparse.ArgumentParser(add_help=False)
-    files.add_argument("--manifest", type=pathlib.Path, default=pathlib.Path("manifest.yaml"),
-                       help="the manifest (default: manifest.yaml)")
-    files.add_argument("--env-file", type=pathlib.Path,
-                       help="variables for $VAR in the manifest (default: .env, if present); "
-                            "variables set in the shell win")
-    vendoring = argparse.ArgumentParser(add_help=False)
-    vendoring.add_argument("--vendor", action="store_true",
-                           help="install requirements.txt into each zip (Linux x86_64 wheels "
-                                "for the action's Python version)")
-    vendoring.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
-                           help="extra argument for pip when vendoring, repeatable "
-                                "(e.g. --pip-arg=--index-url=URL)")
-    target = argparse.ArgumentParser(add_help=False)
-    target.add_argument("--apihost", help="OpenWhisk API host (default: AIO_RUNTIME_APIHOST, "
-                                          "else APIHOST in $WSK_CONFIG_FILE or ~/.wskprops)")
-    target.add_argument("--auth", help="AUTH key uuid:key (default: AIO_RUNTIME_AUTH, else AUTH "
-                                       "in ~/.wskprops)")
-    target.add_argument("--namespace", help="namespace (default: AIO_RUNTIME_NAMESPACE, else "
-                                            "NAMESPACE in ~/.wskprops, else your own)")
-    target.add_argument("--dry-run", action="store_true",
-                        help="print the requests instead of sending them")
-
-    top = argparse.ArgumentParser(
-        prog="deploy.py",
-        description="Render, build, deploy or undeploy the manifest's Python actions on "
-                    "Apache OpenWhisk. Without a command: deploy.")
-    commands = top.add_subparsers(dest="command", metavar="COMMAND")
-    render = commands.add_parser(
-        "render", parents=[files], help="print the resolved manifest",
-        description="Print the manifest with every $VAR resolved. Values of keys whose name "
-                    "says secret, password, token, key or auth are masked.")
-    render.add_argument("--show-secrets", action="store_true", help="do not mask secrets")
-    render.add_argument("--output", type=pathlib.Path, metavar="FILE",
-                        help="write to FILE (mode 0600) instead of printing")
-    build = commands.add_parser(
-        "build", parents=[files, vendoring], help="build the action zips",
-        description="Build one zip per action at OUT/<package>/<action>.zip.")
-    build.add_argument("--out", type=pathlib.Path, default=pathlib.Path("build"),
-                       help="output folder (default: build)")
-    commands.add_parser(
-        "deploy", parents=[files, vendoring, target], help="deploy to OpenWhisk (default)",
-        description="Build the zips and PUT every package and action of the manifest.")
-    commands.add_parser(
-        "undeploy", parents=[files, target], help="delete the manifest's actions and packages",
-        description="Delete the manifest's actions, then its packages; ones already gone are "
-                    "not an error.")
-    return top
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
-    if not words or (words[0].startswith("-") and words[0] not in ("-h", "--help")):
-        words.insert(0, "deploy")  # the default command
-    args = parser().parse_args(words)
-    try:
-        return _run(args)
-    except (ManifestError, CredentialsError, operations.ConfigError) as exc:
-        return _fail(args.command, exc, operations.EXIT_USAGE)
-    except (BuildError, OpenWhiskError, OSError) as exc:
-        return _fail(args.command, exc, operations.EXIT_FAILED)
-    except KeyboardInterrupt:
-        return _fail(args.command, "interrupted", 130)
-    except Exception as exc:  # a bug: still no traceback in the user's face
-        return _fail(args.command, f"unexpected {type(exc).__name__}: {exc}",
-                     operations.EXIT_FAILED)
-
-
-def _run(args: argparse.Namespace) -> int:
-    if args.env_file is not None and not args.env_file.is_file():
-        raise ManifestError(f"--env-file {args.env_file}: no such file")
-    env = load_env(args.env_file or pathlib.Path(".env"))
-    manifest = load_manifest(args.manifest, env)
-    if args.command == "render":
-        return operations.render_manifest(manifest, show_secrets=args.show_secrets,
-                                          output=args.output)
-    if args.command == "build":
-        return operations.build(manifest, args.out, vendor=args.vendor,
-                                pip_args=tuple(args.pip_arg))
-    options = operations.Options(
-        apihost=args.apihost, auth=args.auth, namespace=args.namespace, dry_run=args.dry_run,
-        vendor=getattr(args, "vendor", False), pip_args=tuple(getattr(args, "pip_arg", ())))
-    if args.command == "undeploy":
-        return operations.undeploy(manifest, env, options)
-    return operations.deploy(manifest, env, options)
-
-
-def _fail(command: str, problem: object, status: int) -> int:
-    print(f"deploy.py {command}: error: {problem}", file=sys.stderr)
-    return status
-
+from tools.deploy.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,4 @@
-"""The deploy artefact: each action's zip as tools.build makes it, its size and build time."""
+"""The deploy artefact: each action's zip as tools.deploy.build makes it, its size and time."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bench.harness import BenchError, Options
 from bench.report import Goal, Section, Table, spread_text
 from bench.stats import Spread
-from tools.build import ActionZip, build_zip
+from tools.deploy.build import ActionZip, build_zip
 from tools.manifest import Manifest, ManifestError, load_manifest
 from tools.sandbox import AdobeEmulator
 
@@ -61,7 +61,7 @@ def run(options: Options) -> Section:
 
 def section(figures: ArtefactFigures) -> Section:
     table = Table(
-        title="Built by tools.build, no vendored requirements",
+        title="Built by tools.deploy.build, no vendored requirements",
         columns=("action", "zip bytes", "files", "build ms"),
         rows=tuple((z.action, f"{z.zip_bytes:,}", str(z.files), spread_text(z.build_seconds, 1000))
                    for z in figures.zips),

@@ -31,8 +31,9 @@ from actions.generic import main as action_main
 from bench.harness import sandbox
 from bench.report import Table, pipe_table
 from lib import ims
-from lib.web import MAX_RESULT_BYTES
-from tools.sandbox import ABSENT, IMS_TOKEN_PATH, AdobeEmulator, Fault
+from lib.endpoints import IMS_TOKEN_PATH
+from lib.web import MAX_PAYLOAD_BYTES
+from tools.sandbox import ABSENT, AdobeEmulator, Fault
 
 DEADLINE_SECONDS = 2.0  # each invocation's __OW_DEADLINE, from the moment it starts
 SLOW = 30.0  # seconds a "slow" upstream waits before answering: far past the deadline
@@ -132,7 +133,7 @@ SCENARIOS: tuple[Scenario, ...] = (
              aem=(Fault(trickle=TRICKLE),)),
     Scenario("AEM 200, body not JSON", 502, "AEM answered 200 with a body that is not JSON",
              aem=(Fault(200, body="<html>Gateway</html>"),)),
-    Scenario("AEM 200, body over 1 MB", 502, f"AEM answered more than {MAX_RESULT_BYTES} bytes",
+    Scenario("AEM 200, body over 1 MB", 502, f"AEM answered more than {MAX_PAYLOAD_BYTES} bytes",
              aem=(Fault(200, body=OVER_1_MB),)),
 )
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tools.runner import patched_environ
+from tools.local.runner import patched_environ
 from tools.sandbox import AdobeEmulator
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ from urllib3.exceptions import ReadTimeoutError
 from lib._watchdog import watchdog
 from lib.deadline import Deadline
 from lib.errors import ActionError, UpstreamError, UpstreamRateLimited, UpstreamTimeout
-from lib.web import MAX_RESULT_BYTES
+from lib.web import MAX_PAYLOAD_BYTES
 
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
@@ -134,7 +134,7 @@ def request(
     service: str,
     deadline: Deadline,
     policy: RetryPolicy = DEFAULT_POLICY,
-    max_body: int = MAX_RESULT_BYTES,
+    max_body: int = MAX_PAYLOAD_BYTES,
     **kwargs: Any,
 ) -> Answer:
     """Send with retries and return the last answer, whatever its status.

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 JSON_HEADERS = {"Content-Type": "application/json"}
-# OpenWhisk's limit on an action's result, and on a request to it (1 MiB).
-MAX_RESULT_BYTES = 1_048_576
+# OpenWhisk's limit on an action's result, and on a request to a web action (1 MiB).
+MAX_PAYLOAD_BYTES = 1_048_576
 
 
 def success_response(body: Any, status: int = 200) -> dict[str, Any]:

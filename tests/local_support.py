@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tools.local.runner import LocalAction, local_action
 from tools.manifest import Manifest, load_manifest
-from tools.runner import LocalAction, local_action
 
 # Test actions: each shows one thing the runtime or the controller does with a result.
 ACTIONS_SOURCE = '''

@@ -15,7 +15,7 @@ from tests.deploy_support import (
     make_wheel,
     run_like_openwhisk,
 )
-from tools.build import (
+from tools.deploy.build import (
     BuildError,
     build_zip,
     build_zips,
@@ -27,7 +27,7 @@ from tools.manifest import load_manifest
 
 # Files a project holds that must stay out of the zip.
 CLUTTER = {
-    "actions/hello/__main__.py": "import tools.runner  # the local-run entry point\n",
+    "actions/hello/__main__.py": "import tools.local.runner  # the local-run entry point\n",
     "actions/hello/tests/test_handler.py": "def test(): pass\n",
     "actions/hello/test_inline.py": "",
     "actions/hello/conftest.py": "",

@@ -18,8 +18,8 @@ from responses import matchers
 import deploy as cli
 from lib.http import RetryPolicy
 from tests.deploy_support import HELLO_ENV, REPO, closed_port, make_project, zip_names
-from tools import deploy as operations
-from tools.build import build_zips
+from tools.deploy import operations, plan
+from tools.deploy.build import build_zips
 from tools.manifest import load_manifest
 
 KEY = "k3y-0f-the-openwhisk-namespace-0123456789"
@@ -259,7 +259,7 @@ def test_unset_variables_stop_everything(project: pathlib.Path,
 def test_a_zip_over_the_code_limit_is_refused_before_sending(
         project: pathlib.Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(operations, "MAX_CODE_BASE64", 100)
+    monkeypatch.setattr(plan, "MAX_CODE_BASE64", 100)
 
     status, _, err = run(capsys)
 

@@ -27,7 +27,7 @@ import deploy as cli
 from lib.http import RetryPolicy
 from tests.deploy_support import HELLO_ENV, make_project
 from tests.test_deploy import AUTH, TWO_ACTIONS
-from tools import deploy as operations
+from tools.deploy import operations
 from tools.manifest import load_env, load_manifest
 
 NAMESPACE = "ns"

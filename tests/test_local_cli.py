@@ -18,8 +18,9 @@ import requests
 import yaml
 
 from tests.local_support import Project, temporary_project
-from tools import local_cli
-from tools.local_cli import is_sandbox_input, main, parse_param, prepare, resolve_manifest
+from tools.local import cli as local_cli
+from tools.local.cli import is_sandbox_input, main, parse_param, prepare, resolve_manifest
+from tools.local.server import WebActionServer
 from tools.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
@@ -27,7 +28,6 @@ from tools.sandbox import (
     AdobeEmulator,
     Fault,
 )
-from tools.webserver import WebActionServer
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CREDENTIAL_VARIABLES = ("OAUTHS2S_CLIENT_ID", "OAUTHS2S_CLIENT_SECRET",

@@ -12,17 +12,8 @@ from responses import matchers
 
 from lib.http import RetryPolicy
 from tests.deploy_support import closed_port, loopback_server
-from tools.openwhisk import (
-    RETRIES,
-    Call,
-    Client,
-    Credentials,
-    CredentialsError,
-    Entity,
-    OpenWhiskError,
-    find_credentials,
-    put,
-)
+from tools.deploy.client import RETRIES, Call, Client, Entity, OpenWhiskError, put
+from tools.deploy.credentials import Credentials, CredentialsError, find_credentials
 
 AUTH = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4Vr"
 KEY = AUTH.partition(":")[2]

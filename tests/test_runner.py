@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.local_support import TEST_ENV, Project, temporary_project
-from tools.runner import (
+from tools.local.runner import (
     NOT_A_DICTIONARY,
     NOT_JSON,
     Outcome,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
+from lib.aem import QUOTA_PATH
 from tools.sandbox import (
-    AEM_QUOTA_PATH,
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_ORG_ID,
@@ -58,7 +58,7 @@ def quota(emulator: AdobeEmulator, http: requests.Session, access_token: str | N
     }
     headers.update({name.replace("_", "-"): value for name, value in header_changes.items()})
     params = {"imsOrgId": SANDBOX_ORG_ID, "current": "true"} if query is None else query
-    return http.get(emulator.aem_base_url + AEM_QUOTA_PATH, params=params, headers=headers,
+    return http.get(emulator.aem_base_url + QUOTA_PATH, params=params, headers=headers,
                     timeout=5)
 
 

@@ -13,16 +13,16 @@ import pytest
 import requests
 
 from tests.local_support import temporary_project
-from tools.webserver import (
+from tools.local.server import WebActionServer
+from tools.local.web_actions import EXTENSION_NOT_SUPPORTED
+from tools.local.web_types import (
     CONTENT_TYPE_MISMATCH,
-    EXTENSION_NOT_SUPPORTED,
     NOT_ALLOWED,
     NOT_FOUND,
     PROCESSING_ERROR,
     PROPERTY_NOT_FOUND,
     UNAUTHORIZED,
     UNKNOWN_CONTENT_TYPE,
-    WebActionServer,
     decode_base64,
     invalid_media,
     is_binary,
@@ -421,7 +421,7 @@ def test_a_line_per_request_goes_to_stderr(http, server, capsys):
     call(http, server, "echo?secret=s3cr3t")
     call(http, server, "absent")
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
-             if '"tools.webserver"' in line]
+             if '"tools.local.server"' in line]
     assert [(x["method"], x["path"], x["status"]) for x in lines] == [
         ("GET", "/api/v1/web/guest/demo/echo", 200),
         ("GET", "/api/v1/web/guest/demo/absent", 404),

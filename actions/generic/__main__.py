@@ -6,6 +6,6 @@ Never used in OpenWhisk, where the zip's root ``__main__.py`` is the entry point
 if __name__ == "__main__":
     import sys
 
-    from tools.local_cli import main
+    from tools.local.cli import main
 
     sys.exit(main(__package__ or "actions.generic"))

@@ -24,6 +24,7 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from tools.errors import EXIT_FAILED, ToolError
 from tools.manifest import Action, Manifest
 
 ENTRY_POINT = "__main__.py"
@@ -36,8 +37,10 @@ _SKIPPED_FOLDERS = frozenset({"__pycache__", "tests", "test"})
 _TEST_FILE = re.compile(r"(test_.*|.*_test|conftest)\.py")
 
 
-class BuildError(Exception):
+class BuildError(ToolError):
     """A zip could not be built; the message says which action and why."""
+
+    exit_status = EXIT_FAILED
 
 
 @dataclass(frozen=True)

@@ -21,30 +21,23 @@ from typing import Any
 from lib._redact import known_secrets, secret_values
 from lib.credentials import CLIENT_ID, CLIENT_SECRET, ORG_ID, SCOPES
 from lib.endpoints import is_loopback
-from tools.manifest import Manifest, ManifestError, UnsetVariablesError, load_env, load_manifest
-from tools.runner import (
+from tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ToolError, UsageError
+from tools.local.runner import (
     LocalAction,
-    RunnerError,
     configured_namespace,
     find_action,
     invoke,
     load_entry_point,
     local_action,
 )
+from tools.local.server import DEFAULT_PORT, WebActionServer
+from tools.manifest import Manifest, UnsetVariablesError, load_env, load_manifest
 from tools.sandbox import AdobeEmulator
-from tools.webserver import DEFAULT_PORT, WebActionServer
 
 DEFAULT_MANIFEST = pathlib.Path("manifest.yaml")
 DEFAULT_ENV_FILE = pathlib.Path(".env")
 # The inputs --sandbox supplies itself; their $VARs need not be set.
 SANDBOX_INPUTS = (CLIENT_ID, CLIENT_SECRET, SCOPES, ORG_ID)
-
-EXIT_SUCCESS, EXIT_ERROR_RESULT, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad command-line input or configuration: exit 2 with this message."""
-
 
 @dataclass(frozen=True)
 class Options:
@@ -196,7 +189,7 @@ def run_once(local: LocalAction, params: Mapping[str, Any]) -> int:
     activation = invoke(local, arguments)
     text = json.dumps(activation.result, indent=2, ensure_ascii=False)
     sys.stdout.write(known_secrets.mask(text) + "\n")
-    return EXIT_SUCCESS if activation.ok else EXIT_ERROR_RESULT
+    return EXIT_OK if activation.ok else EXIT_FAILED
 
 
 def _mask_secret_values(params: Mapping[str, Any]) -> None:
@@ -223,7 +216,7 @@ def serve(actions: list[LocalAction], options: Options, namespace: str) -> int:
         wait_until_interrupted()
     finally:
         server.stop()
-    return EXIT_SUCCESS
+    return EXIT_OK
 
 
 def wait_until_interrupted() -> None:
@@ -246,8 +239,8 @@ def main(module: str, argv: Sequence[str] | None = None) -> int:
                 return serve(actions, options, configured_namespace(env))
             local = next(a for a in actions if a.action == selected)
             return run_once(local, options.params)
-    except (UsageError, ManifestError, RunnerError) as exc:
+    except ToolError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        return EXIT_USAGE
+        return exc.exit_status
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED

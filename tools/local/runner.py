@@ -25,17 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib._redact import known_secrets
+from lib.endpoints import ENDPOINT_VARIABLES
 from lib.log import JsonFormatter, StderrHandler, fields
+from lib.web import MAX_PAYLOAD_BYTES
+from tools.errors import ToolError
 from tools.manifest import Action, Manifest
 
 DEFAULT_TIMEOUT_MS = 60_000  # OpenWhisk's default action time limit
-DEFAULT_NAMESPACE = "guest"  # what a stock OpenWhisk calls the default namespace
+LOCAL_NAMESPACE = "guest"  # a stock OpenWhisk's namespace, for local web URLs
 NAMESPACE_VARIABLE = "AIO_RUNTIME_NAMESPACE"
-# Where lib.endpoints looks for the Adobe endpoints; the runner passes them from .env too.
-ENDPOINT_VARIABLES = ("IMS_TOKEN_URL", "AEM_API_BASE_URL")
 NOT_A_DICTIONARY = "The action did not return a dictionary or array."
 NOT_JSON = "The action did not produce a valid JSON response."
-MAX_RESULT_BYTES = 1_048_576  # OpenWhisk's limit on an activation's result
 TOO_LARGE = "The action produced a response that exceeded the allowed length: {} > {} bytes."
 
 # os.environ is one per process, and __OW_* differ per activation: calls take turns. A
@@ -55,7 +55,7 @@ def tool_logger(name: str) -> logging.Logger:
     return logger
 
 
-class RunnerError(Exception):
+class RunnerError(ToolError):
     """The action cannot be found or loaded; the message says what to fix."""
 
 
@@ -85,7 +85,7 @@ class LocalAction:
 
     action: Action
     params: dict[str, Any]  # package inputs overlaid by the action's
-    namespace: str = DEFAULT_NAMESPACE
+    namespace: str = LOCAL_NAMESPACE
     environment: dict[str, str] = field(default_factory=dict)  # extra process variables
 
     @property
@@ -125,7 +125,7 @@ def local_action(manifest: Manifest, action: Action, env: Mapping[str, str],
 
 def configured_namespace(env: Mapping[str, str]) -> str:
     """App Builder's ``AIO_RUNTIME_NAMESPACE`` (shell or .env), else ``guest``."""
-    return env.get(NAMESPACE_VARIABLE) or DEFAULT_NAMESPACE
+    return env.get(NAMESPACE_VARIABLE) or LOCAL_NAMESPACE
 
 
 def activation_environment(action: LocalAction, activation_id: str,
@@ -186,11 +186,11 @@ def invoke(action: LocalAction, params: Mapping[str, Any]) -> Activation:
         result = {"error": NOT_A_DICTIONARY if _is_json(result) else NOT_JSON}
     else:
         size = len(json.dumps(result, ensure_ascii=False).encode())
-        if size > MAX_RESULT_BYTES:
-            result = {"error": TOO_LARGE.format(size, MAX_RESULT_BYTES)}
+        if size > MAX_PAYLOAD_BYTES:
+            result = {"error": TOO_LARGE.format(size, MAX_PAYLOAD_BYTES)}
             outcome = Outcome.DEVELOPER_ERROR
     if duration_ms > action.timeout_ms:
-        tool_logger("tools.runner").warning(
+        tool_logger("tools.local.runner").warning(
             "the action ran longer than its time limit; OpenWhisk would have stopped it",
             extra=fields(duration_ms=duration_ms, timeout_ms=action.timeout_ms))
         result = {"error": f"The action exceeded its time limits of {action.timeout_ms} "

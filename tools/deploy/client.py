@@ -1,140 +1,30 @@
-"""The OpenWhisk REST API for deploying, and the credentials to call it with.
+"""The OpenWhisk REST API for deploying: entities, requests, and a client that sends them.
 
-Credentials come from where users already keep them: command-line flags,
-App Builder's ``AIO_RUNTIME_*`` variables (shell or ``.env``), or the ``wsk``
-CLI's ``~/.wskprops`` (``$WSK_CONFIG_FILE``). HTTP goes through
-:func:`lib.http.request`: timeouts, retries of connection errors, 429 and
-502/503/504 with backoff, and no redirects, so the AUTH key never follows a
-redirect to another host.
+HTTP goes through :func:`lib.http.request`: timeouts, retries of connection
+errors, 429 and 502/503/504 with backoff, and no redirects, so the AUTH key
+never follows a redirect to another host.
 """
 
 from __future__ import annotations
 
 import base64
-import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
-
-from dotenv import dotenv_values
+from urllib.parse import quote, urlencode
 
 from lib import http
 from lib._redact import KnownSecrets
 from lib.deadline import Deadline
 from lib.errors import ActionError
+from tools.deploy.credentials import Credentials
+from tools.errors import EXIT_FAILED, ToolError
 
 SERVICE = "OpenWhisk"
-AIO_DEFAULT_APIHOST = "https://adobeioruntime.net"
-DEFAULT_NAMESPACE = "_"  # the caller's own namespace
 API = "/api/v1"
 # A PUT may echo the action back, code and all; OpenWhisk takes code up to 48 MB.
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 MAX_MESSAGE = 500
-
-
-class CredentialsError(Exception):
-    """No usable OpenWhisk credentials; the message says where they are looked for."""
-
-
-@dataclass(frozen=True)
-class Credentials:
-    apihost: str  # scheme://host[:port], no trailing slash
-    auth: str = field(repr=False)  # uuid:key
-    namespace: str
-    source: str  # where they came from, for the report
-
-    @property
-    def basic_auth(self) -> tuple[str, str]:
-        user, _, key = self.auth.partition(":")
-        return user, key
-
-
-@dataclass(frozen=True)
-class _Source:
-    name: str
-    apihost: str | None = None
-    auth: str | None = field(default=None, repr=False)
-    namespace: str | None = None
-
-
-def find_credentials(
-    env: Mapping[str, str],
-    *,
-    apihost: str | None = None,
-    auth: str | None = None,
-    namespace: str | None = None,
-) -> Credentials:
-    """Flags first, then ``AIO_RUNTIME_*``, then ``$WSK_CONFIG_FILE`` or ``~/.wskprops``.
-
-    The flags override single fields. Otherwise one source supplies all three,
-    so an AUTH key is never sent to an APIHOST that came from somewhere else.
-    """
-    base = _aio_source(env) or _wskprops_source(env) or _Source("")
-    chosen = _Source("", apihost or base.apihost, auth or base.auth, namespace or base.namespace)
-    used = [flag for flag, given in (("--apihost", apihost), ("--auth", auth),
-                                     ("--namespace", namespace)) if given]
-    if base.name and not (apihost and auth and namespace):
-        used.append(base.name)
-    source = ", ".join(used) or "nowhere"
-    where = (f"looked in {source}; pass --apihost/--auth, set AIO_RUNTIME_APIHOST/"
-             "AIO_RUNTIME_AUTH in .env or the shell, or write APIHOST/AUTH in ~/.wskprops")
-    if not chosen.auth:
-        raise CredentialsError(f"no OpenWhisk AUTH key found ({where})")
-    if not chosen.apihost:
-        raise CredentialsError(f"no OpenWhisk APIHOST found ({where})")
-    user, _, key = chosen.auth.partition(":")
-    if not chosen.auth.isascii():  # HTTP Basic credentials travel as Latin-1 at most
-        raise CredentialsError(f"the AUTH key from {source} has characters other than ASCII")
-    if not user or not key:
-        raise CredentialsError(f"the AUTH key from {source} is not of the form uuid:key")
-    return Credentials(normal_apihost(chosen.apihost), chosen.auth,
-                       chosen.namespace or DEFAULT_NAMESPACE, source)
-
-
-def normal_apihost(apihost: str) -> str:
-    """``scheme://host[:port]``; a bare host means https, as the wsk CLI has it."""
-    value = apihost.strip().rstrip("/")
-    if "://" not in value:
-        value = "https://" + value
-    parts = urlsplit(value)
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise CredentialsError(f"APIHOST {_shown(apihost)} has an invalid port") from None
-    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path
-            or parts.query or parts.username or parts.password):
-        raise CredentialsError(
-            f"APIHOST {_shown(apihost)} is not a host or an http(s) URL of one")
-    return value
-
-
-def _shown(apihost: str) -> str:
-    """The APIHOST for a message, unless it carries user:key (``https://uuid:key@host``)."""
-    return "<hidden>" if "@" in apihost else repr(apihost)
-
-
-def _aio_source(env: Mapping[str, str]) -> _Source | None:
-    names = ("AIO_RUNTIME_APIHOST", "AIO_RUNTIME_AUTH", "AIO_RUNTIME_NAMESPACE")
-    if not any(env.get(name) for name in names):
-        return None
-    return _Source("AIO_RUNTIME_* (shell or .env)",
-                   env.get("AIO_RUNTIME_APIHOST") or AIO_DEFAULT_APIHOST,
-                   env.get("AIO_RUNTIME_AUTH"), env.get("AIO_RUNTIME_NAMESPACE"))
-
-
-def _wskprops_source(env: Mapping[str, str]) -> _Source | None:
-    configured = env.get("WSK_CONFIG_FILE")
-    path = pathlib.Path(configured) if configured else pathlib.Path.home() / ".wskprops"
-    if not path.is_file():
-        if configured:
-            raise CredentialsError(f"WSK_CONFIG_FILE names {configured}, which does not exist")
-        return None
-    try:
-        values = dotenv_values(path, interpolate=False)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CredentialsError(f"{path}: cannot read: {exc}") from None
-    return _Source(str(path), values.get("APIHOST"), values.get("AUTH"), values.get("NAMESPACE"))
 
 
 @dataclass(frozen=True)
@@ -173,8 +63,10 @@ def delete(entity: Entity, namespace: str) -> Call:
     return Call("DELETE", entity.path(namespace))
 
 
-class OpenWhiskError(Exception):
+class OpenWhiskError(ToolError):
     """The server refused a request or could not be reached."""
+
+    exit_status = EXIT_FAILED
 
     def __init__(self, what: str, status: int | None, error: str,
                  code: str | None = None) -> None:

@@ -17,34 +17,16 @@ import pathlib
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
-from urllib.parse import quote
+from typing import TextIO
 
 from lib import http
 from lib._redact import KnownSecrets, secret_values
-from tools.build import ActionZip, build_zips, write_zips
-from tools.manifest import Action, Manifest, Package, masked, render
-from tools.openwhisk import (
-    RETRIES,
-    Call,
-    Client,
-    Credentials,
-    CredentialsError,
-    Entity,
-    OpenWhiskError,
-    find_credentials,
-    put,
-)
-
-EXIT_OK = 0
-EXIT_FAILED = 1  # the server refused, or could not be reached
-EXIT_USAGE = 2  # the manifest, the options or the credentials are wrong
-MAX_CODE_BASE64 = 48 * 1024 * 1024  # OpenWhisk measures the code limit on the base64 string
-MAX_PARAMETERS = 1024 * 1024  # stored parameters, as JSON
-
-
-class ConfigError(Exception):
-    """Something to fix before deploying (a zip too large, a kind the server lacks)."""
+from tools.deploy.build import ActionZip, build_zips, write_zips
+from tools.deploy.client import RETRIES, Client, Entity, OpenWhiskError
+from tools.deploy.credentials import OWN_NAMESPACE, Credentials, CredentialsError, find_credentials
+from tools.deploy.plan import ConfigError, deploy_steps, undeploy_entities, web_url
+from tools.errors import EXIT_FAILED, EXIT_OK
+from tools.manifest import Action, Manifest, render
 
 
 @dataclass(frozen=True)
@@ -59,15 +41,6 @@ class Options:
     pip_args: tuple[str, ...] = ()
     retry: http.RetryPolicy = RETRIES
 
-
-@dataclass(frozen=True)
-class Step:
-    """One entity's request, and the same request as it may be shown."""
-
-    entity: Entity
-    call: Call
-    shown: Mapping[str, Any]
-    note: str = ""
 
 
 class Console:
@@ -170,64 +143,6 @@ def undeploy(manifest: Manifest, env: Mapping[str, str], options: Options = Opti
     return EXIT_OK
 
 
-def deploy_steps(manifest: Manifest, zips: Sequence[ActionZip], namespace: str) -> list[Step]:
-    """The PUTs a deploy makes, packages first; ConfigError when one would exceed a limit."""
-    steps = []
-    for package in manifest.packages:
-        body = package_body(package)
-        steps.append(Step(Entity("packages", package.name),
-                          put(Entity("packages", package.name), namespace, body),
-                          _shown_body(body)))
-    for built in zips:
-        action = built.action
-        code = built.base64()
-        if len(code) > MAX_CODE_BASE64:
-            raise ConfigError(f"action {action.qualified_name}: the zip is {len(code)} bytes in "
-                              f"base64, over OpenWhisk's {MAX_CODE_BASE64} byte limit")
-        body = action_body(action, code)
-        if len(json.dumps(body["parameters"])) > MAX_PARAMETERS:
-            raise ConfigError(f"action {action.qualified_name}: its inputs are over "
-                              f"OpenWhisk's {MAX_PARAMETERS} byte limit")
-        entity = Entity("actions", action.qualified_name)
-        shown = _shown_body(body)
-        shown["exec"] = {**body["exec"], "code": f"<zip of {len(built.data)} bytes, "
-                                                 f"{len(code)} in base64, sha256 {built.sha256}>"}
-        steps.append(Step(entity, put(entity, namespace, body), shown,
-                          f" ({action.kind}, {len(built.data)} byte zip)"))
-    return steps
-
-
-def undeploy_entities(manifest: Manifest) -> list[Entity]:
-    """Actions first: a package that still holds actions cannot be deleted."""
-    return ([Entity("actions", action.qualified_name) for action in manifest.actions()]
-            + [Entity("packages", package.name) for package in manifest.packages])
-
-
-def package_body(package: Package) -> dict[str, Any]:
-    return {"parameters": _key_values(package.inputs),
-            "annotations": _key_values(package.annotations), "publish": False}
-
-
-def action_body(action: Action, code: str) -> dict[str, Any]:
-    """The PUT body. Parameters are replaced as a whole on update; annotations are merged,
-    so web annotations an earlier deploy left go through ``delAnnotations``."""
-    body: dict[str, Any] = {
-        "exec": {"kind": action.kind, "code": code, "main": action.main},
-        "parameters": _key_values(action.inputs),
-        "annotations": _key_values(action.all_annotations()),
-    }
-    if action.limits.to_api():
-        body["limits"] = action.limits.to_api()
-    if action.stale_annotations():
-        body["delAnnotations"] = action.stale_annotations()
-    return body
-
-
-def web_url(apihost: str, namespace: str, action: Action) -> str:
-    parts = (namespace, action.package, action.name)
-    return f"{apihost}/api/v1/web/" + "/".join(quote(part, safe="") for part in parts)
-
-
 def _credentials(env: Mapping[str, str], options: Options) -> Credentials | None:
     """The target; a dry run does without when none are configured."""
     try:
@@ -254,7 +169,7 @@ def _namespace(client: Client, manifest: Manifest, credentials: Credentials) -> 
 
     Asked before any PUT, so wrong credentials stop the deploy before it starts.
     """
-    if credentials.namespace != "_" or not _web_actions(manifest):
+    if credentials.namespace != OWN_NAMESPACE or not _web_actions(manifest):
         return credentials.namespace
     return client.namespace()
 
@@ -264,7 +179,7 @@ def _dry_run(manifest: Manifest, zips: Sequence[ActionZip], credentials: Credent
     apihost, namespace = _shown_target(credentials, console)
     kinds = ", ".join(sorted({action.kind for action in manifest.actions()}))
     console.line(f"GET {apihost}/  (checks that the server runs {kinds})")
-    if namespace == "_" and _web_actions(manifest):
+    if namespace == OWN_NAMESPACE and _web_actions(manifest):
         console.line(f"GET {apihost}/api/v1/namespaces  (the namespace for the web URLs)")
     for step in deploy_steps(manifest, zips, namespace):
         console.line(f"{step.call.method} {apihost}{step.call.target()}  ({step.entity})")
@@ -278,7 +193,7 @@ def _shown_target(credentials: Credentials | None, console: Console) -> tuple[st
     if credentials is None:
         console.line("Dry run: nothing is sent. No OpenWhisk credentials were found, so the "
                      "requests show the host APIHOST and namespace _.")
-        return "https://APIHOST", "_"
+        return "https://APIHOST", OWN_NAMESPACE
     console.line(f"Dry run: nothing is sent. Target {credentials.apihost}, namespace "
                  f"{credentials.namespace} (credentials from {credentials.source}).")
     return credentials.apihost, credentials.namespace
@@ -312,18 +227,6 @@ def _count(manifest: Manifest) -> str:
     return (f"{packages} package{'s' * (packages != 1)} and "
             f"{actions} action{'s' * (actions != 1)}")
 
-
-def _key_values(values: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": key, "value": value} for key, value in values.items()]
-
-
-def _shown_body(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The body with secret parameters and annotations masked."""
-    shown = dict(body)
-    for name in ("parameters", "annotations"):
-        values = {item["key"]: item["value"] for item in body[name]}
-        shown[name] = _key_values(masked(values))
-    return shown
 
 
 def _secrets(manifest: Manifest, credentials: Credentials | None) -> KnownSecrets:

@@ -1,0 +1,76 @@
+"""What the local servers share: a threaded HTTP/1.1 server on loopback that stops cleanly.
+
+The Adobe emulator (tools.sandbox) and the local web-action server
+(tools.local) both run on it, in a background thread, in tests and on the
+command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def media_type(content_type: str) -> str:
+    """``type/subtype`` in lower case, without parameters."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    """A threaded HTTP/1.1 server run in the background; :meth:`stop` leaves no thread behind.
+
+    Keep-alive connections would hold their handler threads forever, so the
+    server tracks open connections and cuts them when it stops.
+    """
+
+    daemon_threads = False
+    block_on_close = True  # server_close() joins the handler threads
+    poll_interval = 0.02  # how soon serve_forever() notices stop()
+
+    def __init__(self, address: tuple[str, int],
+                 handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever,
+                                        kwargs={"poll_interval": self.poll_interval},
+                                        name=type(self).__name__, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join()
+            self._thread = None
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # its handler closed it meanwhile
+                connection.shutdown(socket.SHUT_RDWR)
+        self.server_close()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client hanging up is not news
+            super().handle_error(request, client_address)

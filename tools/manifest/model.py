@@ -1,0 +1,130 @@
+"""The resolved manifest: packages and their actions, as deploy and the local runner use them."""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.errors import ManifestError
+
+# OpenWhisk's ranges on a stock deployment: name -> (low, high, unit).
+LIMIT_RANGES: dict[str, tuple[int, int, str]] = {
+    "timeout": (100, 300_000, "ms"),
+    "memory": (128, 512, "MB"),
+    "logs": (0, 10, "MB"),
+    "concurrency": (1, 500, "activations"),
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: int | None = None  # ms
+    memory: int | None = None  # MB
+    logs: int | None = None  # MB
+    concurrency: int | None = None
+
+    def to_api(self) -> dict[str, int]:
+        """Only the limits the manifest sets, so the server keeps its defaults for the rest."""
+        return {name: getattr(self, name) for name in LIMIT_RANGES
+                if getattr(self, name) is not None}
+
+
+@dataclass(frozen=True)
+class Action:
+    package: str
+    name: str
+    function: pathlib.Path  # absolute: a .py file or a package folder
+    kind: str
+    main: str
+    web: str  # "yes" | "no" | "raw"
+    inputs: dict[str, Any] = field(default_factory=dict)
+    annotations: dict[str, Any] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.package}/{self.name}"
+
+    @property
+    def module(self) -> str:
+        """The import path of the action code, from the chain of ``__init__.py`` above it."""
+        return ".".join(module_parts(self.function))
+
+    @property
+    def source_root(self) -> pathlib.Path:
+        """The folder the module path is relative to (what goes on sys.path)."""
+        return self.function.parents[len(module_parts(self.function)) - 1]
+
+    @property
+    def python_version(self) -> str:
+        """``3.11`` for ``python:3.11``: what vendored wheels must be built for."""
+        return self.kind.partition(":")[2]
+
+    def web_annotations(self) -> dict[str, Any]:
+        """What ``wsk --web`` sets; ``final`` keeps callers from overriding the inputs."""
+        if self.web == "no":
+            return {}
+        return {"web-export": True, "raw-http": self.web == "raw", "final": True}
+
+    def all_annotations(self) -> dict[str, Any]:
+        """The web annotations, with the user's explicit ones winning."""
+        return {**self.web_annotations(), **self.annotations}
+
+    def stale_annotations(self) -> list[str]:
+        """Web annotations an earlier deploy may have left, to delete when web is off."""
+        if self.web != "no":
+            return []
+        return [key for key in ("web-export", "raw-http", "final") if key not in self.annotations]
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    actions: tuple[Action, ...]
+    inputs: dict[str, Any] = field(default_factory=dict)
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: pathlib.Path
+    packages: tuple[Package, ...]
+
+    @property
+    def root(self) -> pathlib.Path:
+        """The project folder: function paths are relative to it, and lib/ is taken from it."""
+        return self.path.parent
+
+    def actions(self) -> list[Action]:
+        return [action for package in self.packages for action in package.actions]
+
+    def action(self, name: str) -> Action:
+        """By ``name`` or ``package/name``."""
+        found = [a for a in self.actions() if name in (a.name, a.qualified_name)]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            known = ", ".join(a.qualified_name for a in self.actions()) or "none"
+            raise ManifestError(f"{self.path}: no action '{name}' (actions: {known})")
+        names = ", ".join(a.qualified_name for a in found)
+        raise ManifestError(f"{self.path}: '{name}' is ambiguous ({names}); "
+                            "write it as package/action")
+
+    def package(self, name: str) -> Package:
+        return next(p for p in self.packages if p.name == name)
+
+    def parameters(self, action: Action) -> dict[str, Any]:
+        """What the action receives at run time: package inputs overlaid by its own."""
+        return {**self.package(action.package).inputs, **action.inputs}
+
+
+
+def module_parts(function: pathlib.Path) -> list[str]:
+    parts = [function.stem if function.suffix == ".py" else function.name]
+    folder = function.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        parts.append(folder.name)
+        folder = folder.parent
+    return parts[::-1]
+
