@@ -19,8 +19,10 @@ import yaml
 
 from tests.local_support import Project, temporary_project
 from tools.local import cli as local_cli
-from tools.local.cli import is_sandbox_input, main, parse_param, prepare, resolve_manifest
+from tools.local.cli import main, parse_param
+from tools.local.client import is_sandbox_input, prepare
 from tools.local.server import WebActionServer
+from tools.manifest import load_manifest
 from tools.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
@@ -336,7 +338,7 @@ def test_serve_in_the_sandbox_answers_the_web_url(empty_env_file):
 
 def test_the_served_generic_action_passes_on_what_the_emulator_injects():
     with AdobeEmulator() as emulator:
-        manifest = resolve_manifest(REPO / "manifest.yaml", {}, sandbox=True)
+        manifest = load_manifest(REPO / "manifest.yaml", {}, blank_unset=is_sandbox_input)
         actions = prepare(manifest, {}, emulator)
         with WebActionServer(actions, "guest", port=0) as server, requests.Session() as http:
             http.trust_env = False

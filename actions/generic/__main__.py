@@ -1,4 +1,4 @@
-"""``python -m actions.generic``: run or serve this action locally (tools/local_cli.py).
+"""``python -m actions.generic``: run or serve this action locally (see tools/local/cli.py).
 
 Never used in OpenWhisk, where the zip's root ``__main__.py`` is the entry point.
 """
@@ -8,4 +8,4 @@ if __name__ == "__main__":
 
     from tools.local.cli import main
 
-    sys.exit(main(__package__ or "actions.generic"))
+    sys.exit(main(__package__))

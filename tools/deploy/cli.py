@@ -11,8 +11,8 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-from tools.deploy import operations
-from tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, ManifestError, ToolError
+from tools.deploy import operations, scaffold
+from tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ManifestError, ToolError
 from tools.manifest import load_env, load_manifest
 
 COMMANDS = ("render", "build", "deploy", "undeploy")
@@ -66,6 +66,18 @@ def parser() -> argparse.ArgumentParser:
         "undeploy", parents=[files, target], help="delete the manifest's actions and packages",
         description="Delete the manifest's actions, then its packages; ones already gone are "
                     "not an error.")
+    new = commands.add_parser(
+        "new", help="add an action: its code, its test and its manifest entry",
+        description="Write actions/NAME/ (the action on lib's front door, and __main__.py so "
+                    "that python -m actions.NAME runs it), tests/test_NAME_action.py (it runs "
+                    "the action against the sandbox), and the action's entry in the manifest, "
+                    "whose comments are kept.")
+    new.add_argument("name", metavar="NAME", help="the action's name, a Python module name")
+    new.add_argument("--package", metavar="P",
+                     help="the manifest package to add it to, created if absent (default: the "
+                          "manifest's only package)")
+    new.add_argument("--manifest", type=pathlib.Path, default=pathlib.Path("manifest.yaml"),
+                     help="the manifest (default: manifest.yaml)")
     return top
 
 
@@ -87,10 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "new":
+        return _new(args)
     if args.env_file is not None and not args.env_file.is_file():
         raise ManifestError(f"--env-file {args.env_file}: no such file")
     env = load_env(args.env_file or pathlib.Path(".env"))
-    manifest = load_manifest(args.manifest, env)
+    # A zip holds code, not inputs: build needs no variable set.
+    manifest = load_manifest(args.manifest, env,
+                             blank_unset=(lambda _: True) if args.command == "build" else None)
     if args.command == "render":
         return operations.render_manifest(manifest, show_secrets=args.show_secrets,
                                           output=args.output)
@@ -103,6 +119,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "undeploy":
         return operations.undeploy(manifest, env, options)
     return operations.deploy(manifest, env, options)
+
+
+def _new(args: argparse.Namespace) -> int:
+    new = scaffold.plan_new_action(args.manifest, args.name, args.package)
+    written = scaffold.write_new_action(new)
+    for line in scaffold.created_lines(new, written):
+        print(line)
+    return EXIT_OK
 
 
 def _fail(command: str, problem: object, status: int) -> int:

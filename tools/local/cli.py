@@ -1,9 +1,12 @@
-"""``python -m actions.<name>``: run an action once, or serve the web actions, on this machine.
+"""``python -m actions.<name>`` or ``python -m tools.local ACTION``: run an action once, or serve
+the web actions, on this machine.
 
-Shared by every action's ``__main__.py``. Exit codes: 0 for a success result,
-1 for an error result, 2 for a usage or configuration error. The result goes
-to stdout as JSON; logs go to stderr. ``--sandbox`` swaps Adobe for the
-in-process emulator, so no credentials and no ``.env`` are needed.
+Every action's ``__main__.py`` calls :func:`main` with its own module; any other
+action of the manifest, a single file included, runs through ``python -m
+tools.local``. Exit codes: 0 for a success result, 1 for an error result, 2 for
+a usage or configuration error. The result goes to stdout as JSON; logs go to
+stderr. ``--sandbox`` swaps Adobe for the in-process emulator, so no
+credentials and no ``.env`` are needed.
 """
 
 from __future__ import annotations
@@ -14,33 +17,21 @@ import json
 import pathlib
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lib._redact import known_secrets, secret_values
-from lib.credentials import CLIENT_ID, CLIENT_SECRET, ORG_ID, SCOPES
+from lib._redact import known_secrets
 from lib.endpoints import is_loopback
 from tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ToolError, UsageError
-from tools.local.runner import (
-    LocalAction,
-    configured_namespace,
-    find_action,
-    invoke,
-    load_entry_point,
-    local_action,
-)
+from tools.local.client import DEFAULT_ENV_FILE, DEFAULT_MANIFEST, LocalClient
+from tools.local.runner import load_entry_point
 from tools.local.server import DEFAULT_PORT, WebActionServer
-from tools.manifest import Manifest, UnsetVariablesError, load_env, load_manifest
-from tools.sandbox import AdobeEmulator
 
-DEFAULT_MANIFEST = pathlib.Path("manifest.yaml")
-DEFAULT_ENV_FILE = pathlib.Path(".env")
-# The inputs --sandbox supplies itself; their $VARs need not be set.
-SANDBOX_INPUTS = (CLIENT_ID, CLIENT_SECRET, SCOPES, ORG_ID)
 
 @dataclass(frozen=True)
 class Options:
+    action: str  # a module, package/name or name
     manifest: pathlib.Path
     env_file: pathlib.Path | None
     params: dict[str, Any]
@@ -50,13 +41,17 @@ class Options:
     sandbox: bool
 
 
-def parser(module: str) -> argparse.ArgumentParser:
+def parser(module: str | None) -> argparse.ArgumentParser:
+    """The options; without ``module`` (``python -m tools.local``) the action is an argument."""
     cli = argparse.ArgumentParser(
-        prog=f"python -m {module}",
+        prog=f"python -m {module or 'tools.local'}",
         description="Run the action once with the parameters a deploy would give it (result "
                     "on stdout, logs on stderr), or serve the manifest's web actions locally.",
         epilog="Exit status: 0 success result, 1 error result, 2 usage or configuration error.",
     )
+    if module is None:
+        cli.add_argument("action", help="the action: package/name, name, or the module that "
+                                        "holds its code")
     cli.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                      help="a request parameter; a VALUE that parses as JSON is taken as JSON "
                           "(repeatable; wins over --params-file)")
@@ -79,7 +74,7 @@ def parser(module: str) -> argparse.ArgumentParser:
     return cli
 
 
-def parse_options(module: str, argv: Sequence[str] | None) -> Options:
+def parse_options(module: str | None, argv: Sequence[str] | None) -> Options:
     """The options; argparse itself exits 2 on malformed arguments and 0 after --help."""
     cli = parser(module)
     args = cli.parse_args(argv)
@@ -98,6 +93,7 @@ def parse_options(module: str, argv: Sequence[str] | None) -> Options:
     except UsageError as exc:
         cli.error(str(exc))
     return Options(
+        action=module or args.action,
         manifest=args.manifest,
         env_file=args.env_file if args.env_file is not None else DEFAULT_ENV_FILE,
         params=params,
@@ -133,72 +129,17 @@ def read_params_file(path: pathlib.Path) -> dict[str, Any]:
     return params
 
 
-def is_sandbox_input(path: str) -> bool:
-    """True for a manifest path such as ``packages.p.actions.a.inputs.IMS_ORG_ID(.value)``."""
-    parts = path.split(".")
-    return any(part == "inputs" and index + 1 < len(parts) and parts[index + 1] in SANDBOX_INPUTS
-               for index, part in enumerate(parts))
-
-
-def resolve_manifest(path: pathlib.Path, env: Mapping[str, str], sandbox: bool) -> Manifest:
-    """Resolved as deploy resolves it; with the sandbox, credential $VARs may be unset."""
-    try:
-        return load_manifest(path, env)
-    except UnsetVariablesError as exc:
-        if not sandbox:
-            raise
-        placeholders = {name: "" for name, paths in exc.variables.items()
-                        if all(is_sandbox_input(p) for p in paths)}
-        if not placeholders:
-            raise
-        return load_manifest(path, {**env, **placeholders})  # raises for the other unset ones
-
-
-@contextlib.contextmanager
-def adobe(sandbox: bool) -> Iterator[AdobeEmulator | None]:
-    """The running emulator with --sandbox, else None (the real Adobe endpoints)."""
-    if not sandbox:
-        yield None
-        return
-    with AdobeEmulator() as emulator:
-        yield emulator
-
-
-def prepare(manifest: Manifest, env: Mapping[str, str],
-            emulator: AdobeEmulator | None) -> list[LocalAction]:
-    """Every action with its deploy-time params; with the emulator, its URLs, and its
-    credentials for the inputs an action declares. Secret-named values are masked from here on.
-    """
-    if emulator is None:
-        actions = [local_action(manifest, action, env) for action in manifest.actions()]
-    else:
-        sandbox_env = {**env, **emulator.env()}
-        actions = [local_action(manifest, action, sandbox_env,
-                                {name: value for name, value in emulator.params().items()
-                                 if name in manifest.parameters(action)})
-                   for action in manifest.actions()]
-    for local in actions:
-        _mask_secret_values(local.params)
-    return actions
-
-
-def run_once(local: LocalAction, params: Mapping[str, Any]) -> int:
+def run_once(client: LocalClient, options: Options) -> int:
     """One activation; its result on stdout, with every secret-named input's value masked."""
-    arguments = {**local.params, **params}
-    _mask_secret_values(arguments)
-    activation = invoke(local, arguments)
+    activation = client.invoke(options.action, options.params)
     text = json.dumps(activation.result, indent=2, ensure_ascii=False)
     sys.stdout.write(known_secrets.mask(text) + "\n")
     return EXIT_OK if activation.ok else EXIT_FAILED
 
 
-def _mask_secret_values(params: Mapping[str, Any]) -> None:
-    for value in secret_values(dict(params)):
-        known_secrets.add(value)
-
-
-def serve(actions: list[LocalAction], options: Options, namespace: str) -> int:
-    server = WebActionServer(actions, namespace, host=options.host, port=options.port)
+def serve(client: LocalClient, options: Options) -> int:
+    server = WebActionServer(client.actions, client.namespace, host=options.host,
+                             port=options.port)
     if not server.web_actions.actions:
         raise UsageError(f"{options.manifest}: no action is a web action (web: yes or raw)")
     for served in server.web_actions.actions.values():
@@ -226,19 +167,14 @@ def wait_until_interrupted() -> None:
             time.sleep(3600)
 
 
-def main(module: str, argv: Sequence[str] | None = None) -> int:
-    """Run ``module``'s action (or serve the web actions) and return the exit status."""
+def main(module: str | None, argv: Sequence[str] | None = None) -> int:
+    """Run ``module``'s action (or the one named in ``argv`` when ``module`` is None), or serve
+    the web actions; the exit status."""
     try:
         options = parse_options(module, argv)
-        env = load_env(options.env_file)
-        manifest = resolve_manifest(options.manifest, env, options.sandbox)
-        selected = find_action(manifest, module)
-        with adobe(options.sandbox) as emulator:
-            actions = prepare(manifest, env, emulator)
-            if options.serve:
-                return serve(actions, options, configured_namespace(env))
-            local = next(a for a in actions if a.action == selected)
-            return run_once(local, options.params)
+        with LocalClient(options.manifest, options.env_file, sandbox=options.sandbox) as client:
+            client.action(options.action)  # an unknown action stops us before serving
+            return serve(client, options) if options.serve else run_once(client, options)
     except ToolError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_status

@@ -101,18 +101,21 @@ class LocalAction:
         return self.action.all_annotations()
 
 
-def find_action(manifest: Manifest, module: str) -> Action:
-    """The manifest's action whose code is ``module`` (e.g. ``actions.generic``)."""
-    found = [action for action in manifest.actions() if action.module == module]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        known = ", ".join(f"{a.qualified_name} ({a.module})" for a in manifest.actions())
-        raise RunnerError(f"{manifest.path}: no action runs the module {module} "
-                          f"(actions: {known or 'none'})")
-    names = ", ".join(action.qualified_name for action in found)
-    raise RunnerError(f"{manifest.path}: several actions run {module} ({names}); "
-                      "the local runner needs exactly one")
+def find_action(manifest: Manifest, wanted: str) -> Action:
+    """The manifest's action whose code is the module ``wanted`` (``actions.generic``), else
+    the one named ``wanted`` (``package/action`` or ``action``)."""
+    for matches in ((lambda a: a.module == wanted),
+                    (lambda a: wanted in (a.qualified_name, a.name))):
+        found = [action for action in manifest.actions() if matches(action)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            names = ", ".join(action.qualified_name for action in found)
+            raise RunnerError(f"{manifest.path}: several actions run or are named {wanted} "
+                              f"({names}); name one as package/action")
+    known = ", ".join(f"{a.qualified_name} ({a.module})" for a in manifest.actions())
+    raise RunnerError(f"{manifest.path}: no action runs the module {wanted} or is named "
+                      f"{wanted} (actions: {known or 'none'})")
 
 
 def local_action(manifest: Manifest, action: Action, env: Mapping[str, str],

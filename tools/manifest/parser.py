@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pathlib
 import re
-from collections.abc import Collection, Hashable, Mapping
+from collections.abc import Callable, Collection, Hashable, Mapping
 from typing import Any
 
 import yaml
@@ -43,8 +43,25 @@ MIN_PYTHON_MINOR = 10
 _ENTITY_NAME = re.compile(r"[\w](?:[\w@ .-]{0,254}[\w@.-])?", re.ASCII)
 
 
-def load_manifest(path: pathlib.Path, env: Mapping[str, str]) -> Manifest:
-    """Parse, validate and resolve; accepts the wskdeploy and App Builder layouts."""
+def load_manifest(path: pathlib.Path, env: Mapping[str, str], *,
+                  blank_unset: Callable[[str], bool] | None = None) -> Manifest:
+    """Parse, validate and resolve; accepts the wskdeploy and App Builder layouts.
+
+    An unset ``$VAR`` is an error, unless ``blank_unset`` holds for every manifest path
+    that uses it: then it stands for ``""`` (the sandbox supplies those credentials, or
+    only the manifest's shape matters).
+    """
+    try:
+        return _load(path, env)
+    except UnsetVariablesError as exc:
+        blanks = {name: "" for name, paths in exc.variables.items()
+                  if blank_unset is not None and all(blank_unset(p) for p in paths)}
+        if not blanks:
+            raise
+        return _load(path, {**env, **blanks})  # raises for the other unset ones
+
+
+def _load(path: pathlib.Path, env: Mapping[str, str]) -> Manifest:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

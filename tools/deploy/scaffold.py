@@ -1,0 +1,195 @@
+"""``deploy.py new NAME``: a new action, its local entry point, its test and its manifest entry.
+
+Like ``aio app add action``. The files come from ``templates/``; the manifest
+entry is inserted as text at the place the YAML parser reports, so the
+manifest keeps its comments and layout. Everything is checked before the first
+file is written, and the edited manifest must still load, or nothing stays.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import yaml
+
+from tools.errors import ManifestError, UsageError
+from tools.manifest import Manifest, load_env, load_manifest
+
+TEMPLATES = pathlib.Path(__file__).with_name("templates")
+ACTIONS_FOLDER = "actions"
+DEFAULT_RUNTIME = "python:3.11"
+# Where each layout keeps its packages, as load_manifest accepts them.
+PACKAGE_PATHS = (("packages",), ("project", "packages"), ("runtimeManifest", "packages"),
+                 ("application", "runtimeManifest", "packages"))
+
+
+@dataclass(frozen=True)
+class NewAction:
+    """What ``new`` writes: file path -> text, and the manifest's new text."""
+
+    name: str
+    package: str
+    files: Mapping[pathlib.Path, str]
+    manifest_path: pathlib.Path
+    manifest_text: str
+
+
+def plan_new_action(manifest_path: pathlib.Path, name: str, package: str | None) -> NewAction:
+    """Checks the request against the project and prepares every file; writes nothing."""
+    if not name.isidentifier() or not name.isascii() or name.startswith("_"):
+        raise UsageError(f"action name {name!r} must be a Python module name (letters, digits "
+                         "and _, not starting with a digit or _)")
+    manifest = _shape(manifest_path)
+    package = package or _only_package(manifest)
+    root = manifest.root
+    folder = root / ACTIONS_FOLDER / name
+    test_file = root / "tests" / f"test_{name}_action.py"
+    for taken in (folder, root / ACTIONS_FOLDER / f"{name}.py", test_file):
+        if taken.exists():
+            raise UsageError(f"{taken} already exists")
+    if any(action.qualified_name == f"{package}/{name}" for action in manifest.actions()):
+        raise UsageError(f"{manifest_path}: package {package} already has an action {name}")
+    words = {"__NAME__": name, "__PACKAGE__": package,
+             "__FUNCTION__": f"{ACTIONS_FOLDER}/{name}",
+             "__RUNTIME__": next((a.kind for a in manifest.actions()), DEFAULT_RUNTIME),
+             "__MANIFEST__": manifest.path.relative_to(root).as_posix()}
+    files = {
+        folder / "__init__.py": _template("action_init.py.tmpl", words),
+        folder / "action.py": _template("action.py.tmpl", words),
+        folder / "__main__.py": _template("action_main.py.tmpl", words),
+        test_file: _template("test_action.py.tmpl", words),
+    }
+    if not (root / ACTIONS_FOLDER / "__init__.py").exists():
+        files[root / ACTIONS_FOLDER / "__init__.py"] = ""
+    text = manifest_path.read_text(encoding="utf-8")
+    entry = _template("manifest_entry.yaml.tmpl", words)
+    return NewAction(name, package, files, manifest.path,
+                     insert_action(text, package, entry, str(manifest_path)))
+
+
+def write_new_action(new: NewAction) -> list[pathlib.Path]:
+    """Writes the files and the manifest; on any failure removes what it wrote and restores
+    the manifest. The paths written, manifest last."""
+    old_text = new.manifest_path.read_text(encoding="utf-8")
+    written: list[pathlib.Path] = []
+    try:
+        for path, text in new.files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("x", encoding="utf-8") as handle:  # never over an existing file
+                handle.write(text)
+            written.append(path)
+        new.manifest_path.write_text(new.manifest_text, encoding="utf-8")
+        _shape(new.manifest_path)  # the entry must load as written
+    except BaseException:
+        new.manifest_path.write_text(old_text, encoding="utf-8")
+        for path in reversed(written):
+            path.unlink()
+        for folder in {path.parent for path in written}:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+    return [*written, new.manifest_path]
+
+
+def insert_action(text: str, package: str, entry: str, where: str) -> str:
+    """``text`` with ``entry`` (a YAML block naming one action) added to ``package``'s actions,
+    the package created when it is absent."""
+    try:
+        document = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{where}: not valid YAML: {exc}") from None
+    packages, path = _packages_node(document, where)
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    package_node = _value(packages, package)
+    if package_node is None:
+        at, indent = _end_line(packages), _indent(packages)
+        block = f"{package}:\n  actions:\n" + _indented(entry, 4)
+    else:
+        actions = _value(package_node, "actions")
+        if actions is None:
+            _require_block(package_node, f"{path}.{package}", where)
+            at, indent = _end_line(package_node), _indent(package_node)
+            block = "actions:\n" + _indented(entry, 2)
+        else:
+            _require_block(actions, f"{path}.{package}.actions", where)
+            at, indent, block = _end_line(actions), _indent(actions), entry
+    lines[at:at] = [_indented(block, indent)]
+    return "".join(lines)
+
+
+def _packages_node(document: yaml.Node | None, where: str) -> tuple[yaml.MappingNode, str]:
+    for keys in PACKAGE_PATHS:
+        node: yaml.Node | None = document
+        for key in keys:
+            node = _value(node, key)
+        if isinstance(node, yaml.MappingNode) and node.value:
+            _require_block(node, ".".join(keys), where)
+            return node, ".".join(keys)
+    raise ManifestError(f"{where}: no packages found (under packages, project.packages or "
+                        "runtimeManifest.packages)")
+
+
+def _value(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    return next((value for name, value in node.value
+                 if isinstance(name, yaml.ScalarNode) and name.value == key), None)
+
+
+def _require_block(node: yaml.Node, path: str, where: str) -> None:
+    if not isinstance(node, yaml.MappingNode) or node.flow_style or not node.value:
+        raise ManifestError(f"{where}: {path} is not a block mapping with entries; add the "
+                            "action there by hand")
+
+
+def _end_line(node: yaml.Node) -> int:
+    """The index of the line after the node's last value (comments after it stay after)."""
+    while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(node, yaml.MappingNode) else last
+    mark = node.end_mark
+    return mark.line if mark.column == 0 else mark.line + 1  # a block scalar ends past its line
+
+
+def _indent(mapping: yaml.MappingNode) -> int:
+    return mapping.value[0][0].start_mark.column
+
+
+def _indented(block: str, spaces: int) -> str:
+    return "".join(" " * spaces + line if line.strip() else line
+                   for line in block.splitlines(keepends=True))
+
+
+def _shape(path: pathlib.Path) -> Manifest:
+    """The manifest as it loads, with .env where present; an unset $VAR does not matter here."""
+    return load_manifest(path, load_env(path.parent / ".env"), blank_unset=lambda _: True)
+
+
+def _only_package(manifest: Manifest) -> str:
+    names = [package.name for package in manifest.packages]
+    if len(names) == 1:
+        return names[0]
+    raise UsageError(f"{manifest.path} has several packages ({', '.join(names)}); "
+                     "choose one with --package")
+
+
+def _template(name: str, words: Mapping[str, str]) -> str:
+    text = (TEMPLATES / name).read_text(encoding="utf-8")
+    for word, value in words.items():
+        text = text.replace(word, value)
+    return text
+
+
+def created_lines(new: NewAction, written: list[pathlib.Path]) -> Iterator[str]:
+    """What ``new`` tells the user: the files, then the next commands."""
+    root = new.manifest_path.parent
+    yield f"Created action {new.package}/{new.name}:"
+    yield from (f"  {path.relative_to(root).as_posix()}" for path in written)
+    yield "Next: run it against an emulated Adobe IMS, run its test, build its zip:"
+    yield f"  python -m actions.{new.name} --sandbox"
+    yield f"  python -m pytest tests/test_{new.name}_action.py"
+    yield "  python deploy.py build"

@@ -1,0 +1,112 @@
+"""A test client for local runs: the manifest's actions, called in this process as deployed.
+
+One path serves ``python -m actions.<name>``, ``--serve`` and the tests::
+
+    with LocalClient(sandbox=True) as client:  # an emulator of IMS and AEM: no credentials
+        activation = client.invoke("dx-excshell-1/generic", {"current": "false"})
+    assert activation.ok and activation.result["statusCode"] == 200
+
+Parameters come from the manifest and ``.env`` (the shell wins) through the
+resolver deploy.py uses. Every secret-named value is registered for masking, so
+nothing printed from here on shows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+from lib._redact import known_secrets, secret_values
+from lib.credentials import CLIENT_ID, CLIENT_SECRET, ORG_ID, SCOPES
+from tools.local.runner import (
+    Activation,
+    LocalAction,
+    configured_namespace,
+    find_action,
+    invoke,
+    local_action,
+)
+from tools.manifest import Manifest, load_env, load_manifest
+from tools.sandbox import AdobeEmulator
+
+DEFAULT_MANIFEST = pathlib.Path("manifest.yaml")
+DEFAULT_ENV_FILE = pathlib.Path(".env")
+# The inputs --sandbox supplies itself; their $VARs need not be set.
+SANDBOX_INPUTS = (CLIENT_ID, CLIENT_SECRET, SCOPES, ORG_ID)
+
+
+class LocalClient:
+    """The manifest's actions with their deploy-time parameters; a context manager that starts
+    and stops the Adobe emulator when ``sandbox`` is set."""
+
+    def __init__(self, manifest: pathlib.Path = DEFAULT_MANIFEST,
+                 env_file: pathlib.Path | None = DEFAULT_ENV_FILE, *,
+                 sandbox: bool = False) -> None:
+        self.manifest_path = manifest
+        self.env_file = env_file
+        self.sandbox = sandbox
+        self.emulator: AdobeEmulator | None = None
+        self.actions: list[LocalAction] = []
+        self.namespace = ""
+        self._manifest: Manifest | None = None
+        self._running = contextlib.ExitStack()
+
+    def __enter__(self) -> LocalClient:
+        env = load_env(self.env_file)
+        self._manifest = load_manifest(self.manifest_path, env,
+                                       blank_unset=is_sandbox_input if self.sandbox else None)
+        self.namespace = configured_namespace(env)
+        if self.sandbox:
+            self.emulator = self._running.enter_context(AdobeEmulator())
+        self.actions = prepare(self._manifest, env, self.emulator)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._running.close()
+
+    def action(self, wanted: str) -> LocalAction:
+        """By the module that holds its code (``actions.generic``), ``package/name`` or name."""
+        if self._manifest is None:
+            raise RuntimeError("use LocalClient in a with block")
+        selected = find_action(self._manifest, wanted)
+        return next(local for local in self.actions if local.action == selected)
+
+    def invoke(self, wanted: str, params: Mapping[str, Any] | None = None) -> Activation:
+        """One activation with the deployed inputs overlaid by ``params``, as OpenWhisk merges
+        them for a non-web invocation."""
+        local = self.action(wanted)
+        arguments = {**local.params, **(params or {})}
+        mask_secret_values(arguments)
+        return invoke(local, arguments)
+
+
+def is_sandbox_input(path: str) -> bool:
+    """True for a manifest path such as ``packages.p.actions.a.inputs.IMS_ORG_ID(.value)``."""
+    parts = path.split(".")
+    return any(part == "inputs" and index + 1 < len(parts) and parts[index + 1] in SANDBOX_INPUTS
+               for index, part in enumerate(parts))
+
+
+def prepare(manifest: Manifest, env: Mapping[str, str],
+            emulator: AdobeEmulator | None) -> list[LocalAction]:
+    """Every action with its deploy-time params; with the emulator, its URLs, and its
+    credentials for the inputs an action declares. Secret-named values are masked from here on.
+    """
+    if emulator is None:
+        actions = [local_action(manifest, action, env) for action in manifest.actions()]
+    else:
+        sandbox_env = {**env, **emulator.env()}
+        actions = [local_action(manifest, action, sandbox_env,
+                                {name: value for name, value in emulator.params().items()
+                                 if name in manifest.parameters(action)})
+                   for action in manifest.actions()]
+    for local in actions:
+        mask_secret_values(local.params)
+    return actions
+
+
+def mask_secret_values(params: Mapping[str, Any]) -> None:
+    for value in secret_values(dict(params)):
+        known_secrets.add(value)
