@@ -16,10 +16,6 @@ from lib.endpoints import AEM_BASE_URL_VARIABLE, IMS_TOKEN_PATH, IMS_TOKEN_URL_V
 from tools.sandbox.server import SandboxServer
 from tools.sandbox.services import (
     ENDPOINTS,
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
-    SANDBOX_ORG_ID,
-    SANDBOX_SCOPES,
     AdobeServices,
     Fault,
     RecordedRequest,
@@ -29,22 +25,13 @@ from tools.sandbox.services import (
 class AdobeEmulator(AdobeServices):
     """IMS + AEM on one loopback port; a context manager that starts and stops it."""
 
-    def __init__(
-        self,
-        *,
-        client_id: str = SANDBOX_CLIENT_ID,
-        client_secret: str = SANDBOX_CLIENT_SECRET,
-        org_id: str = SANDBOX_ORG_ID,
-        scopes: tuple[str, ...] = SANDBOX_SCOPES,
-        expires_in: Any = 86399,
-        latency: float = 0.0,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
+    def __init__(self, *, latency: float = 0.0, host: str = "127.0.0.1", port: int = 0,
+                 **credentials: Any) -> None:
+        """``credentials``: AdobeServices' ``client_id``, ``client_secret``, ``org_id``,
+        ``scopes`` and ``expires_in``, the sandbox's own by default."""
         if not is_loopback(host):
             raise ValueError(f"the emulator binds loopback only, not {host}")
-        super().__init__(client_id=client_id, client_secret=client_secret, org_id=org_id,
-                         scopes=scopes, expires_in=expires_in)
+        super().__init__(**credentials)
         self.latency = latency
         self._address = (host, port)
         self._stopping = threading.Event()
