@@ -1,4 +1,4 @@
-"""``python -m bench``: every measurement of issue 5 in one run, as a markdown table or JSON.
+"""``python -m bench``: every performance measurement in one run, as a markdown table or JSON.
 
 A measurement is a module with ``run(options) -> Section``; adding one to
 MEASUREMENTS is all it takes to put it in the run, the table and the JSON.

@@ -1,6 +1,6 @@
-"""``python -m bench.faults``: every fault of issue 6 against the sandbox, as a table of figures.
+"""``python -m bench.faults``: every fault of the hardening suite against the sandbox, as a table.
 
-Each scenario scripts the emulator (tools/sandbox.py) to fail one way, invokes
+Each scenario scripts the emulator (tools/sandbox/) to fail one way, invokes
 the action once under a short ``__OW_DEADLINE`` and then once more normally,
 and records what came back: the status against the documented one, the time
 against the deadline, the requests IMS and AEM saw, whether the token cache
@@ -378,10 +378,11 @@ def markdown(observations: Sequence[Observation], seconds: float) -> str:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench.faults",
-        description="Inject every fault of issue 6 into the sandbox emulator of Adobe IMS and "
-                    "AEM and print, per scenario: the documented status, the observed one, the "
-                    "time against the activation deadline, the requests IMS and AEM saw, what "
-                    "the next call found in the token cache, and a secret-leak check.",
+        description="Inject every fault of the hardening suite into the sandbox emulator of "
+                    "Adobe IMS and AEM and print, per scenario: the documented status, the "
+                    "observed one, the time against the activation deadline, the requests IMS "
+                    "and AEM saw, what the next call found in the token cache, and a "
+                    "secret-leak check.",
         epilog="Exit status 0 when every scenario behaves as documented, 1 otherwise. Nothing "
                "leaves 127.0.0.1; no credentials are needed.")
     p.add_argument("--json", action="store_true", help="print JSON instead of the markdown table")

@@ -21,7 +21,7 @@ class Table:
 
 @dataclass(frozen=True)
 class Goal:
-    """A target from issue 5; ``met`` is None when this run did not measure it."""
+    """A performance target the run checks; ``met`` is None when this run did not measure it."""
 
     name: str
     measured: str

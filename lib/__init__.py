@@ -3,7 +3,7 @@
 Everything an action author needs is here; modules whose name starts with ``_``
 are internals. An action is one decorated function::
 
-    from lib import (AdobeEndpoints, Deadline, identity_from_params, request,
+    from lib import (AdobeEndpoints, Deadline, TokenRejected, identity_from_params, request,
                      success_response, web_action, with_token)
 
     @web_action  # logging, redacted params, and every failure answered with its status
@@ -14,11 +14,12 @@ are internals. An action is one decorated function::
         def call(token: str):
             answer = request("GET", "https://example.adobe.io/thing", service="Thing",
                              deadline=deadline, headers={"Authorization": f"Bearer {token}"})
-            answer.raise_for_status("Thing")  # 429 with Retry-After, else 502
+            # 401 -> a new token and one more try; 429 passed on with Retry-After; else 502
+            answer.raise_for_status("Thing", errors={401: (TokenRejected, "token refused")})
             return answer.json_or(None)
 
         return success_response(with_token(endpoints.ims_token_url, identity.credentials,
-                                           deadline, call))  # a cached token, renewed on 401
+                                           deadline, call))  # a cached token
 
 It imports only ``requests`` and the standard library, as the OpenWhisk Python
 image provides them.

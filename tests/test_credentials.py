@@ -91,7 +91,7 @@ def test_all_missing_are_named_in_one_message() -> None:
     assert bad_request({"__ims_oauth_s2s": None}) == f"missing parameter(s) '{ALL_INPUTS}'"
 
 
-def test_the_issue_example_message() -> None:
+def test_two_missing_inputs_are_named_in_one_message() -> None:
     params = action_params(IMS_ORG_ID="")
     del params["OAUTHS2S_CLIENT_SECRET"]
     assert bad_request(params) == "missing parameter(s) 'IMS_ORG_ID,OAUTHS2S_CLIENT_SECRET'"

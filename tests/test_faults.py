@@ -1,4 +1,4 @@
-"""Every fault of issue 6 against the sandbox emulator: the documented answer, in time.
+"""Every fault of the hardening suite against the sandbox emulator: the documented answer, in time.
 
 The scenarios are bench.faults.SCENARIOS, the ones ``python -m bench.faults``
 prints as a table, so the README's figures and these tests cannot disagree.

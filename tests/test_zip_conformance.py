@@ -1,5 +1,9 @@
 """The repository's own action, built by deploy.py, loaded the way the OpenWhisk Python runtime
-loads it (reference openwhisk.md §2) and answering 200 against the IMS/AEM stand-in."""
+loads it and answering 200 against the IMS/AEM stand-in.
+
+As the runtime does, the zip is unpacked, its root ``__main__.py`` renamed ``main__.py``, and
+``main`` called in a fresh process whose environment holds only the ``__OW_*`` variables (here
+also the stand-in's endpoints), with no PATH and no HOME."""
 
 from __future__ import annotations
 
