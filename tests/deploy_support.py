@@ -1,5 +1,5 @@
-"""Fixtures for the deploy tool's tests: small projects, loopback servers, zips run as OpenWhisk
-runs them."""
+"""Fixtures for the deploy tool's tests: the hello project (tests/fixtures/hello_project), loopback
+servers, zips run as OpenWhisk runs them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,58 +19,46 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tools.manifest import Action, Manifest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"  # whole projects, copied into a test's tmp_path
 
 # A tiny action with the repo's layout: a package under actions/ that imports lib/.
-HELLO_FILES: dict[str, str] = {
-    "actions/__init__.py": "",
-    "actions/hello/__init__.py": "from actions.hello.handler import handler, main\n",
-    "actions/hello/handler.py": (
-        "import os\n"
-        "from lib.util import greeting\n\n\n"
-        "def main(params):\n"
-        "    return {'statusCode': 200, 'body': {'greeting': greeting(params.get('name')),\n"
-        "            'action': os.environ.get('__OW_ACTION_NAME')}}\n\n\n"
-        "def handler(params):\n"
-        "    return {'statusCode': 200, 'body': {'via': 'handler'}}\n"
-    ),
-    "lib/__init__.py": "",
-    "lib/util.py": "def greeting(name):\n    return f'hello {name}'\n",
-}
-
-HELLO_MANIFEST = """\
-packages:
-  demo:
-    inputs:
-      REGION: $REGION
-    actions:
-      hello:
-        function: actions/hello
-        runtime: python:3.11
-        web: 'yes'
-        inputs:
-          name: $NAME
-          API_SECRET: $API_SECRET
-        limits:
-          timeout: 30000
-          memory: 256
-"""
+HELLO_PROJECT = FIXTURES / "hello_project"
+HELLO_MANIFEST = (HELLO_PROJECT / "manifest.yaml").read_text(encoding="utf-8")
 
 HELLO_ENV = {"REGION": "eu", "NAME": "world", "API_SECRET": "s3cr3t-value-for-tests"}
 
 
+def copy_fixture(fixture: pathlib.Path, root: pathlib.Path) -> None:
+    """The fixture's files under ``root`` (made if need be), as fresh writable copies."""
+    shutil.copytree(fixture, root, dirs_exist_ok=True, copy_function=shutil.copyfile,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
 def make_project(root: pathlib.Path, manifest: str = HELLO_MANIFEST,
                  files: Mapping[str, str] | None = None) -> pathlib.Path:
-    """Writes the files and ``manifest.yaml`` under ``root``; the manifest's path."""
-    for name, text in {**HELLO_FILES, **(files or {})}.items():
+    """The hello project copied under ``root``, ``files`` written over it and ``manifest`` as
+    its ``manifest.yaml``; the manifest's path."""
+    copy_fixture(HELLO_PROJECT, root)
+    for name, text in (files or {}).items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     manifest_path = root / "manifest.yaml"
     manifest_path.write_text(manifest, encoding="utf-8")
     return manifest_path
+
+
+def action_named(manifest: Manifest, name: str) -> Action:
+    """The manifest's one action called ``name`` or ``package/name``."""
+    found = [a for a in manifest.actions() if name in (a.name, a.qualified_name)]
+    assert len(found) == 1, f"{name}: {[a.qualified_name for a in found]} in {manifest.path}"
+    return found[0]
 
 
 def zip_names(data: bytes) -> list[str]:

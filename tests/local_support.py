@@ -1,107 +1,28 @@
-"""A throw-away project (manifest + action code) for the local runner, CLI and web server tests."""
+"""A throw-away copy of tests/fixtures/local_project for the local runner, CLI and web server
+tests."""
 
 from __future__ import annotations
 
 import pathlib
 import secrets
 import sys
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-import yaml
+from dotenv import dotenv_values
 
+from tests.deploy_support import FIXTURES, action_named, copy_fixture
 from tools.local.runner import LocalAction, local_action
 from tools.manifest import Manifest, load_manifest
 
-# Test actions: each shows one thing the runtime or the controller does with a result.
-ACTIONS_SOURCE = '''
-import os
-import threading
-import time
+# The project: localtest_package/ holds the actions (handlers.py, and solo.py for the CLI, which
+# runs the one action whose code is a module); "dotenv" becomes the project's .env.
+LOCAL_PROJECT = FIXTURES / "local_project"
+FIXTURE_PACKAGE = "localtest_package"
 
-_lock = threading.Lock()
-_running = 0
-seen_max = 0
-
-
-def echo(params):
-    """What the action received: its parameters and the __OW_* environment."""
-    ow = {k: v for k, v in os.environ.items() if k.startswith("__OW_")}
-    endpoints = {k: os.environ.get(k) for k in ("IMS_TOKEN_URL", "AEM_API_BASE_URL")}
-    return {"body": {"params": params, "ow": ow, "endpoints": endpoints}}
-
-
-def reply(params):
-    """Answers whatever the request's 'reply' holds (None when absent)."""
-    return params.get("reply")
-
-
-def boom(params):
-    raise RuntimeError("boom: " + str(params.get("detail", "")))
-
-
-def overlap(params):
-    """Notes how many calls ran at once."""
-    global _running, seen_max
-    with _lock:
-        _running += 1
-        seen_max = max(seen_max, _running)
-    time.sleep(0.05)
-    with _lock:
-        _running -= 1
-    return {"body": {"max": seen_max}}
-
-
-def nap(params):
-    time.sleep(float(params.get("seconds", 0.2)))
-    return {"body": "rested"}
-'''
-
-# The CLI runs the one action whose code is a module: this one has its own.
-SOLO_SOURCE = '''
-def main(params):
-    if params.get("fail"):
-        return {"error": {"statusCode": 400, "body": {"error": "asked to fail"}}}
-    return {"statusCode": 200, "body": {"params": params}}
-'''
-
-# The test actions as the manifest declares them: name -> (module, main, extra keys).
-ACTIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "echo": ("handlers", "echo", {"web": "yes", "inputs": {
-        "DEFINED": "deployed", "SHARED": "action-value", "FROM_ENV": "$LOCAL_TEST_VAR",
-        "OAUTHS2S_CLIENT_ID": "$LOCAL_TEST_CLIENT_ID"}}),
-    "open": ("handlers", "echo", {"web": "yes", "inputs": {"DEFINED": "deployed"},
-                                  "annotations": {"final": False}}),
-    "raw": ("handlers", "echo", {"web": "raw", "inputs": {"DEFINED": "deployed"}}),
-    "reply": ("handlers", "reply", {"web": "yes"}),
-    "boom": ("handlers", "boom", {"web": "yes"}),
-    "guarded": ("handlers", "echo", {"web": "yes",
-                                     "annotations": {"require-whisk-auth": "let-me-in"}}),
-    "guarded-user": ("handlers", "echo", {"web": "yes",
-                                          "annotations": {"require-whisk-auth": True}}),
-    "options": ("handlers", "echo", {"web": "yes",
-                                     "annotations": {"web-custom-options": True}}),
-    "private": ("handlers", "echo", {}),
-    "overlap": ("handlers", "overlap", {"web": "yes"}),
-    "nap": ("handlers", "nap", {"web": "yes", "limits": {"timeout": 100}}),
-    "solo": ("solo", "main", {"web": "yes", "inputs": {
-        "DEFINED": "deployed", "FROM_ENV": "$LOCAL_TEST_VAR",
-        "OAUTHS2S_CLIENT_ID": "$LOCAL_TEST_CLIENT_ID"}}),
-}
-
-
-def manifest_text(package: str) -> str:
-    actions = {name: {"function": f"{package}/{module}.py", "runtime": "python:3.11",
-                      "main": main, **extra}
-               for name, (module, main, extra) in ACTIONS.items()}
-    inputs = {"PKG_INPUT": "from-package", "SHARED": "package-value"}
-    return yaml.safe_dump({"packages": {"demo": {"inputs": inputs, "actions": actions}}})
-
-
-TEST_ENV = {"LOCAL_TEST_VAR": "from-env-file", "LOCAL_TEST_CLIENT_ID": "client-from-env"}
+TEST_ENV = {name: value for name, value in dotenv_values(LOCAL_PROJECT / "dotenv").items()
+            if value is not None}
 
 
 @dataclass(frozen=True)
@@ -116,7 +37,8 @@ class Project:
 
     def local(self, name: str, env: dict[str, str] | None = None) -> LocalAction:
         manifest = self.manifest(env)
-        return local_action(manifest, manifest.action(name), TEST_ENV if env is None else env)
+        return local_action(manifest, action_named(manifest, name),
+                            TEST_ENV if env is None else env)
 
     def all_local(self) -> list[LocalAction]:
         manifest = self.manifest()
@@ -128,17 +50,17 @@ class Project:
 
 
 def make_project(tmp_path: pathlib.Path) -> Project:
-    """A project whose action package has a unique name, so imports never collide."""
+    """The local project copied under ``tmp_path``; its action package gets a unique name
+    (folder and manifest alike), so imports never collide between tests."""
     package = f"localtest_{secrets.token_hex(4)}"
     root = tmp_path / "project"
-    (root / package).mkdir(parents=True)
-    (root / package / "__init__.py").write_text("")
-    (root / package / "handlers.py").write_text(textwrap.dedent(ACTIONS_SOURCE))
-    (root / package / "solo.py").write_text(textwrap.dedent(SOLO_SOURCE))
+    copy_fixture(LOCAL_PROJECT, root)
+    (root / FIXTURE_PACKAGE).rename(root / package)
     manifest_path = root / "manifest.yaml"
-    manifest_path.write_text(manifest_text(package))
+    manifest_path.write_text(manifest_path.read_text(encoding="utf-8").replace(
+        f"{FIXTURE_PACKAGE}/", f"{package}/"), encoding="utf-8")
     env_file = root / ".env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in TEST_ENV.items()))
+    (root / "dotenv").rename(env_file)
     return Project(root, package, manifest_path, env_file)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.deploy_support import (
     HELLO_ENV,
+    action_named,
     make_project,
     make_wheel,
     run_like_openwhisk,
@@ -79,7 +80,7 @@ def test_the_entry_point_exposes_the_manifests_main_name(tmp_path: pathlib.Path)
     manifest = manifest_for(tmp_path, "packages:\n  demo:\n    actions:\n      hello:\n"
                                       "        function: actions/hello\n"
                                       "        runtime: python:3.11\n        main: handler\n")
-    text = entry_point(manifest.action("hello"))
+    text = entry_point(action_named(manifest, "hello"))
     assert "from actions.hello import handler\n" in text
     assert '__all__ = ["handler"]' in text
 
@@ -160,7 +161,7 @@ def test_zips_are_written_per_package_and_action(tmp_path: pathlib.Path) -> None
 def test_a_vendored_file_may_not_replace_a_project_file(tmp_path: pathlib.Path) -> None:
     manifest = manifest_for(tmp_path)
     with pytest.raises(BuildError, match=r"demo/hello: a vendored requirement brings lib/util\.py"):
-        build_zip(manifest.action("hello"), manifest.root, {"lib/util.py": b"x = 1\n"})
+        build_zip(action_named(manifest, "hello"), manifest.root, {"lib/util.py": b"x = 1\n"})
 
 
 def offline(wheels: pathlib.Path) -> tuple[str, ...]:

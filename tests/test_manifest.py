@@ -8,7 +8,7 @@ import textwrap
 import pytest
 import yaml
 
-from tests.deploy_support import HELLO_ENV, REPO, make_project
+from tests.deploy_support import HELLO_ENV, REPO, action_named, make_project
 from tools.manifest import (
     Action,
     Limits,
@@ -39,7 +39,7 @@ def test_the_repository_manifest_resolves_to_the_tutorial_action() -> None:
     env = {"OAUTHS2S_CLIENT_ID": "cid", "OAUTHS2S_CLIENT_SECRET": "secret-1234",
            "OAUTHS2S_CECREDENTIALS_METASCOPES": "openid,AdobeID", "IMS_ORG_ID": "ORG@AdobeOrg"}
 
-    action = load_manifest(REPO / "manifest.yaml", env).action("dx-excshell-1/generic")
+    action = action_named(load_manifest(REPO / "manifest.yaml", env), "dx-excshell-1/generic")
 
     assert (action.package, action.name, action.kind, action.main, action.web) == (
         "dx-excshell-1", "generic", "python:3.11", "main", "yes")
@@ -100,7 +100,7 @@ def test_substitution_reaches_nested_inputs_and_annotations(tmp_path: pathlib.Pa
         "        annotations:\n          description: for $NAME\n"),
         {"NAME": "world"})
 
-    action = manifest.action("hello")
+    action = action_named(manifest, "hello")
     assert action.inputs == {"nested": {"list": ["world", 1], "map": {"k": "world!"}}}
     assert action.annotations == {"description": "for world"}
 
@@ -126,7 +126,7 @@ def test_every_unset_variable_is_listed_with_every_input_using_it(tmp_path: path
 
 def test_a_set_but_empty_variable_is_kept(tmp_path: pathlib.Path) -> None:
     manifest = load(tmp_path, hello("        inputs:\n          A: $EMPTY\n"), {"EMPTY": ""})
-    assert manifest.action("hello").inputs == {"A": ""}
+    assert action_named(manifest, "hello").inputs == {"A": ""}
 
 
 def test_env_file_values_with_the_shell_winning(tmp_path: pathlib.Path,
@@ -161,12 +161,12 @@ def test_a_missing_env_file_gives_the_process_environment(tmp_path: pathlib.Path
 def test_typed_inputs_are_converted_after_substitution(
         tmp_path: pathlib.Path, spec: str, env: dict[str, str], expected: object) -> None:
     manifest = load(tmp_path, hello(f"        inputs:\n          X: {spec}\n"), env)
-    assert manifest.action("hello").inputs == {"X": expected}
+    assert action_named(manifest, "hello").inputs == {"X": expected}
 
 
 def test_a_plain_object_input_is_not_taken_for_a_typed_one(tmp_path: pathlib.Path) -> None:
     manifest = load(tmp_path, hello("        inputs:\n          X: {value: 1, other: 2}\n"))
-    assert manifest.action("hello").inputs == {"X": {"value": 1, "other": 2}}
+    assert action_named(manifest, "hello").inputs == {"X": {"value": 1, "other": 2}}
 
 
 def test_a_bad_secret_typed_value_is_not_echoed(tmp_path: pathlib.Path) -> None:
@@ -274,27 +274,29 @@ def test_a_missing_manifest_is_named(tmp_path: pathlib.Path) -> None:
 ])
 def test_web_values_and_their_annotations(tmp_path: pathlib.Path, web: str, expected: str,
                                           annotations: dict[str, bool]) -> None:
-    action = load(tmp_path, hello(f"        web: {web}\n")).action("hello")
+    action = action_named(load(tmp_path, hello(f"        web: {web}\n")), "hello")
     assert action.web == expected
     assert action.web_annotations() == annotations
 
 
 def test_explicit_annotations_win_and_stale_web_ones_are_listed(tmp_path: pathlib.Path) -> None:
-    web = load(tmp_path, hello("        web: yes\n        annotations:\n          final: false\n"
-                               "          require-whisk-auth: true\n")).action("hello")
+    web = action_named(load(tmp_path, hello("        web: yes\n        annotations:\n"
+                                            "          final: false\n"
+                                            "          require-whisk-auth: true\n")), "hello")
     assert web.all_annotations() == {"web-export": True, "raw-http": False, "final": False,
                                      "require-whisk-auth": True}
     assert web.stale_annotations() == []
 
-    off = load(tmp_path, hello("        web: no\n        annotations:\n          final: true\n")
-               ).action("hello")
+    off = action_named(load(tmp_path, hello("        web: no\n        annotations:\n"
+                                            "          final: true\n")), "hello")
     assert off.all_annotations() == {"final": True}
     assert off.stale_annotations() == ["web-export", "raw-http"]
 
 
 def test_limits_keep_only_what_is_set_under_their_api_names(tmp_path: pathlib.Path) -> None:
-    action = load(tmp_path, hello("        limits: {timeout: 100, memorySize: 512, logSize: 0}\n")
-                  ).action("hello")
+    action = action_named(
+        load(tmp_path, hello("        limits: {timeout: 100, memorySize: 512, logSize: 0}\n")),
+        "hello")
     assert action.limits == Limits(timeout=100, memory=512, logs=0)
     assert action.limits.to_api() == {"timeout": 100, "memory": 512, "logs": 0}
     assert Limits().to_api() == {}
@@ -304,27 +306,25 @@ def test_a_single_file_action_and_its_module(tmp_path: pathlib.Path) -> None:
     manifest = load(tmp_path, hello(
         action_lines="        function: actions/hello/handler.py\n        runtime: python:3.12\n"
                      "        main: handler\n"))
-    action = manifest.action("hello")
+    action = action_named(manifest, "hello")
     assert (action.module, action.main, action.python_version) == (
         "actions.hello.handler", "handler", "3.12")
     assert action.source_root == tmp_path
 
 
-def test_actions_are_found_by_name_or_qualified_name(tmp_path: pathlib.Path) -> None:
+def test_actions_of_one_name_in_two_packages_stay_apart(tmp_path: pathlib.Path) -> None:
     body = "{actions: {hello: {function: actions/hello, runtime: 'python:3.11'}}}"
     manifest = load(tmp_path, f"packages:\n  one: {body}\n  two: {body}\n")
 
-    assert manifest.action("two/hello").package == "two"
-    with pytest.raises(ManifestError, match="ambiguous"):
-        manifest.action("hello")
-    with pytest.raises(ManifestError, match=r"no action 'bye'.*one/hello, two/hello"):
-        manifest.action("bye")
+    assert [(a.package, a.qualified_name) for a in manifest.actions()] == [
+        ("one", "one/hello"), ("two", "two/hello")]
 
 
 def test_parameters_are_package_inputs_overlaid_by_the_actions(tmp_path: pathlib.Path) -> None:
     manifest = load(tmp_path, hello("        inputs: {B: action, C: c}\n",
                                     package_extra="    inputs: {A: a, B: package}\n"))
-    assert manifest.parameters(manifest.action("hello")) == {"A": "a", "B": "action", "C": "c"}
+    assert manifest.parameters(action_named(manifest, "hello")) == {
+        "A": "a", "B": "action", "C": "c"}
 
 
 def test_render_masks_secret_names_and_resolves_everything(tmp_path: pathlib.Path) -> None:

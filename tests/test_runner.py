@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.deploy_support import action_named, make_project
 from tests.local_support import TEST_ENV, Project, temporary_project
 from tools.local.runner import (
     NOT_A_DICTIONARY,
@@ -20,6 +21,7 @@ from tools.local.runner import (
     load_entry_point,
     patched_environ,
 )
+from tools.manifest import load_manifest
 
 
 @pytest.fixture
@@ -180,9 +182,21 @@ def test_find_action_names_the_actions_when_none_matches(project):
         find_action(project.manifest(), "nowhere")
 
 
+def test_find_action_takes_a_name_or_a_package_and_name(tmp_path):
+    body = "{actions: {hello: {function: actions/hello, runtime: 'python:3.11'}}}"
+    manifest = load_manifest(make_project(tmp_path, f"packages:\n  one: {body}\n  two: {body}\n"),
+                             {})
+
+    assert find_action(manifest, "two/hello").qualified_name == "two/hello"
+    with pytest.raises(RunnerError, match="one/hello, two/hello"):
+        find_action(manifest, "hello")
+    with pytest.raises(RunnerError, match=r"bye.*one/hello.*two/hello"):
+        find_action(manifest, "bye")
+
+
 def test_an_action_that_cannot_be_imported_is_a_runner_error(project):
     (project.root / project.package / "solo.py").write_text("import not_installed_anywhere\n")
-    action = project.manifest().action("solo")
+    action = action_named(project.manifest(), "solo")
     with pytest.raises(RunnerError, match=r"cannot import .*ModuleNotFoundError"):
         load_entry_point(action)
 
@@ -190,4 +204,4 @@ def test_an_action_that_cannot_be_imported_is_a_runner_error(project):
 def test_a_missing_main_function_is_a_runner_error(project):
     (project.root / project.package / "solo.py").write_text("def other(params):\n    return {}\n")
     with pytest.raises(RunnerError, match=r"has no function main\(\)"):
-        load_entry_point(project.manifest().action("solo"))
+        load_entry_point(action_named(project.manifest(), "solo"))

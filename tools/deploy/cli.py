@@ -15,8 +15,6 @@ from tools.deploy import operations, scaffold
 from tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ManifestError, ToolError
 from tools.manifest import load_env, load_manifest
 
-COMMANDS = ("render", "build", "deploy", "undeploy")
-
 
 def parser() -> argparse.ArgumentParser:
     files = argparse.ArgumentParser(add_help=False)

@@ -6,8 +6,6 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.errors import ManifestError
-
 # OpenWhisk's ranges on a stock deployment: name -> (low, high, unit).
 LIMIT_RANGES: dict[str, tuple[int, int, str]] = {
     "timeout": (100, 300_000, "ms"),
@@ -98,18 +96,6 @@ class Manifest:
 
     def actions(self) -> list[Action]:
         return [action for package in self.packages for action in package.actions]
-
-    def action(self, name: str) -> Action:
-        """By ``name`` or ``package/name``."""
-        found = [a for a in self.actions() if name in (a.name, a.qualified_name)]
-        if len(found) == 1:
-            return found[0]
-        if not found:
-            known = ", ".join(a.qualified_name for a in self.actions()) or "none"
-            raise ManifestError(f"{self.path}: no action '{name}' (actions: {known})")
-        names = ", ".join(a.qualified_name for a in found)
-        raise ManifestError(f"{self.path}: '{name}' is ambiguous ({names}); "
-                            "write it as package/action")
 
     def package(self, name: str) -> Package:
         return next(p for p in self.packages if p.name == name)
