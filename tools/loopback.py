@@ -29,6 +29,7 @@ class LoopbackServer(ThreadingHTTPServer):
 
     daemon_threads = False
     block_on_close = True  # server_close() joins the handler threads
+    request_queue_size = 128  # the listen backlog: a burst of connections is not held back
     poll_interval = 0.02  # how soon serve_forever() notices stop()
 
     def __init__(self, address: tuple[str, int],

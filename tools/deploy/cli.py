@@ -106,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.manifest, env,
                              blank_unset=(lambda _: True) if args.command == "build" else None)
     if args.command == "render":
-        return operations.render_manifest(manifest, show_secrets=args.show_secrets,
+        return operations.render_manifest(manifest, env, show_secrets=args.show_secrets,
                                           output=args.output)
     if args.command == "build":
         return operations.build(manifest, args.out, vendor=args.vendor,

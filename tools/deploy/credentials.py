@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from dotenv import dotenv_values
-
 from tools.errors import ToolError
+from tools.textfile import read_env_file
 
 AIO_DEFAULT_APIHOST = "https://adobeioruntime.net"
 OWN_NAMESPACE = "_"  # in REST paths, the namespace the AUTH key belongs to
@@ -116,9 +115,6 @@ def _wskprops_source(env: Mapping[str, str]) -> _Source | None:
         if configured:
             raise CredentialsError(f"WSK_CONFIG_FILE names {configured}, which does not exist")
         return None
-    try:
-        values = dotenv_values(path, interpolate=False)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CredentialsError(f"{path}: cannot read: {exc}") from None
+    values = read_env_file(path, CredentialsError)
     return _Source(str(path), values.get("APIHOST"), values.get("AUTH"), values.get("NAMESPACE"))
 

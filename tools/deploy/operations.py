@@ -12,7 +12,6 @@ every line printed.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import sys
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,7 @@ from tools.deploy.credentials import OWN_NAMESPACE, Credentials, CredentialsErro
 from tools.deploy.plan import ConfigError, deploy_steps, undeploy_entities, web_url
 from tools.errors import EXIT_FAILED, EXIT_OK
 from tools.manifest import Action, Manifest, render
+from tools.textfile import write_private
 
 
 @dataclass(frozen=True)
@@ -54,18 +54,21 @@ class Console:
         print(self.secrets.mask(text), file=self.out, flush=True)
 
 
-def render_manifest(manifest: Manifest, *, show_secrets: bool = False,
+def render_manifest(manifest: Manifest, env: Mapping[str, str], *, show_secrets: bool = False,
                     output: pathlib.Path | None = None, out: TextIO | None = None) -> int:
-    """Prints the resolved manifest, or writes it to ``output`` readable by the owner only."""
+    """Prints the resolved manifest, or writes it to ``output`` readable by the owner only.
+
+    Unless ``show_secrets``, secrets are masked by their key's name and, as in every
+    line deploy prints, by their value wherever else it appears (the AUTH key too).
+    """
     out = out or sys.stdout
     text = render(manifest, show_secrets=show_secrets)
+    if not show_secrets:
+        text = _secrets(manifest, _credentials(env, Options(dry_run=True))).mask(text)
     if output is None:
         out.write(text)
         return EXIT_OK
-    descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        os.fchmod(handle.fileno(), 0o600)  # an existing file would keep its old mode
-        handle.write(text)
+    write_private(output, text)
     print(f"wrote {output} (mode 0600)", file=out)
     return EXIT_OK
 

@@ -31,6 +31,9 @@ def request_body(request: WebRequest, raw_http: bool) -> Any:
             return json.loads(request.body)
         except ValueError as exc:
             raise Rejection(400, f"The request content was malformed: {exc}") from None
+        except RecursionError:
+            raise Rejection(400, "The request content was malformed: nested too deeply.") \
+                from None
     if not raw_http and media == "application/x-www-form-urlencoded":
         return dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
     if is_binary(media) or media == "application/json":

@@ -25,6 +25,8 @@ from tools.errors import ManifestError
 from tools.manifest.model import LIMIT_RANGES, Action, Limits, Manifest, Package, module_parts
 from tools.manifest.values import CONVERTERS, NOT_JSON, is_json_scalar, type_name
 from tools.manifest.variables import UnsetVariablesError, substitute
+from tools.manifest.yaml_file import load_yaml
+from tools.textfile import read_text
 
 LAYOUTS = ("packages", "project", "runtimeManifest")
 PACKAGE_KEYS = ("actions", "inputs", "annotations", "license", "version")
@@ -63,41 +65,19 @@ def load_manifest(path: pathlib.Path, env: Mapping[str, str], *,
 
 def _load(path: pathlib.Path, env: Mapping[str, str]) -> Manifest:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, ManifestError)
     except FileNotFoundError:
         raise ManifestError(f"{path}: no such file (pass --manifest)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: cannot read: {exc}") from None
     try:
-        document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        document = load_yaml(text)
         return _Parser(path, env).manifest(document)
     except yaml.YAMLError as exc:
         raise ManifestError(f"{path}: not valid YAML: {exc}") from None
     except RecursionError:  # the YAML reader and the parser both recurse into nested values
         raise ManifestError(f"{path}: nested too deeply") from None
 
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate keys instead of keeping the last one silently."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: set[Hashable] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, Hashable):
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a plain value", key_node.start_mark)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=True)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 class _Parser:

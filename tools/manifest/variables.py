@@ -12,9 +12,8 @@ import pathlib
 import re
 from collections.abc import Mapping
 
-from dotenv import dotenv_values
-
 from tools.errors import ManifestError
+from tools.textfile import read_env_file
 
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERENCE = re.compile(
@@ -42,11 +41,7 @@ def load_env(env_file: pathlib.Path | None) -> dict[str, str]:
     """
     env: dict[str, str] = {}
     if env_file is not None and env_file.exists():
-        try:
-            values = dotenv_values(env_file, interpolate=False)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ManifestError(f"{env_file}: cannot read: {exc}") from None
-        env.update({k: v for k, v in values.items() if v is not None})
+        env.update(read_env_file(env_file, ManifestError))
     env.update(os.environ)
     return env
 
