@@ -1,4 +1,9 @@
-"""The resolved manifest: packages and their actions, as deploy and the local runner use them."""
+"""The resolved manifest: what a project deploys, as deploy and the local runner use it.
+
+Packages hold actions and sequences; triggers, rules and package bindings live in
+the namespace, as OpenWhisk keeps them. Names inside the project are
+``package/name``; a name outside it is fully qualified (``/whisk.system/alarms/alarm``).
+"""
 
 from __future__ import annotations
 
@@ -28,36 +33,17 @@ class Limits:
                 if getattr(self, name) is not None}
 
 
-@dataclass(frozen=True)
-class Action:
+class _WebEntity:
+    """What actions and sequences share: a name in a package, web flags and annotations."""
+
     package: str
     name: str
-    function: pathlib.Path  # absolute: a .py file or a package folder
-    kind: str
-    main: str
     web: str  # "yes" | "no" | "raw"
-    inputs: dict[str, Any] = field(default_factory=dict)
-    annotations: dict[str, Any] = field(default_factory=dict)
-    limits: Limits = field(default_factory=Limits)
+    annotations: dict[str, Any]
 
     @property
     def qualified_name(self) -> str:
         return f"{self.package}/{self.name}"
-
-    @property
-    def module(self) -> str:
-        """The import path of the action code, from the chain of ``__init__.py`` above it."""
-        return ".".join(module_parts(self.function))
-
-    @property
-    def source_root(self) -> pathlib.Path:
-        """The folder the module path is relative to (what goes on sys.path)."""
-        return self.function.parents[len(module_parts(self.function)) - 1]
-
-    @property
-    def python_version(self) -> str:
-        """``3.11`` for ``python:3.11``: what vendored wheels must be built for."""
-        return self.kind.partition(":")[2]
 
     def web_annotations(self) -> dict[str, Any]:
         """What ``wsk --web`` sets; ``final`` keeps callers from overriding the inputs."""
@@ -77,17 +63,93 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Action(_WebEntity):
+    package: str
+    name: str
+    function: pathlib.Path  # absolute: a .py file or a package folder
+    kind: str
+    main: str
+    web: str  # "yes" | "no" | "raw"
+    inputs: dict[str, Any] = field(default_factory=dict)
+    annotations: dict[str, Any] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+    init_inputs: frozenset[str] = frozenset()  # inputs handed to the container at /init, as env
+    includes: tuple[tuple[pathlib.Path, str], ...] = ()  # (a data file, its path in the zip)
+
+    @property
+    def module(self) -> str:
+        """The import path of the action code, from the chain of ``__init__.py`` above it."""
+        return ".".join(module_parts(self.function))
+
+    @property
+    def source_root(self) -> pathlib.Path:
+        """The folder the module path is relative to (what goes on sys.path)."""
+        return self.function.parents[len(module_parts(self.function)) - 1]
+
+    @property
+    def python_version(self) -> str:
+        """``3.11`` for ``python:3.11``: what vendored wheels must be built for."""
+        return self.kind.partition(":")[2]
+
+
+@dataclass(frozen=True)
+class Sequence(_WebEntity):
+    """An action of kind ``sequence``: each component's result is the next one's input."""
+
+    package: str
+    name: str
+    components: tuple[str, ...]  # "package/action" in the project, or "/ns/[package/]action"
+    web: str = "no"
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A trigger; with a ``feed``, its inputs go to the feed action, not onto the trigger."""
+
+    name: str
+    inputs: dict[str, Any] = field(default_factory=dict)  # the trigger's parameters
+    annotations: dict[str, Any] = field(default_factory=dict)
+    feed: str | None = None  # fully qualified: /whisk.system/alarms/alarm
+    feed_inputs: dict[str, Any] = field(default_factory=dict)  # cron, trigger_payload …
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Fires ``action`` (an action or sequence) when ``trigger`` fires; deployed active."""
+
+    name: str
+    trigger: str  # a trigger of the project
+    action: str  # "package/name" in the project, or "/ns/[package/]action"
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A package binding (wskdeploy's ``dependencies``): a shared package under a local name."""
+
+    name: str
+    location: str  # "/whisk.system/alarms"
+    inputs: dict[str, Any] = field(default_factory=dict)
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Package:
     name: str
     actions: tuple[Action, ...]
     inputs: dict[str, Any] = field(default_factory=dict)
     annotations: dict[str, Any] = field(default_factory=dict)
+    sequences: tuple[Sequence, ...] = ()
 
 
 @dataclass(frozen=True)
 class Manifest:
     path: pathlib.Path
     packages: tuple[Package, ...]
+    triggers: tuple[Trigger, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    bindings: tuple[Binding, ...] = ()
+    project: str | None = None  # project.name, or the App Builder app's name
 
     @property
     def root(self) -> pathlib.Path:
@@ -97,13 +159,15 @@ class Manifest:
     def actions(self) -> list[Action]:
         return [action for package in self.packages for action in package.actions]
 
+    def sequences(self) -> list[Sequence]:
+        return [sequence for package in self.packages for sequence in package.sequences]
+
     def package(self, name: str) -> Package:
         return next(p for p in self.packages if p.name == name)
 
     def parameters(self, action: Action) -> dict[str, Any]:
         """What the action receives at run time: package inputs overlaid by its own."""
         return {**self.package(action.package).inputs, **action.inputs}
-
 
 
 def module_parts(function: pathlib.Path) -> list[str]:
