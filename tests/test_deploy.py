@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import os
 import pathlib
+import re
 import stat
 import subprocess
 import sys
@@ -31,6 +33,7 @@ PACKAGE_URL = f"{HOST}/api/v1/namespaces/ns/packages/demo"
 ACTION_URL = f"{HOST}/api/v1/namespaces/ns/actions/demo/hello"
 RUNTIMES = {"runtimes": {"python": [{"kind": "python:3.10"}, {"kind": "python:3.11"}],
                          "nodejs": [{"kind": "nodejs:20"}]}}
+COLLECTIONS = "(packages|actions|triggers|rules)"
 FAST = RetryPolicy(retries=1, backoff=0.001, max_backoff=0.001)
 TWO_ACTIONS = """\
 packages:
@@ -71,7 +74,16 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def expect_server(python: bool = True) -> None:
+    """The server's kinds, and an empty namespace: every entity absent, every list empty."""
     responses.get(f"{HOST}/", json=RUNTIMES if python else {"runtimes": {"nodejs": []}})
+    responses.get(re.compile(rf"{HOST}/api/v1/namespaces/[^/]+/{COLLECTIONS}/.+"), status=404,
+                  json={"error": "The requested resource does not exist."})
+    responses.get(re.compile(rf"{HOST}/api/v1/namespaces/[^/]+/{COLLECTIONS}(\?.*)?$"), json=[])
+
+
+def writes() -> list[responses.Call]:
+    """The calls that change something: what a test of a deploy asserts on."""
+    return [call for call in responses.calls if call.request.method != "GET"]
 
 
 def request_body(call: responses.Call) -> dict:
@@ -91,27 +103,33 @@ def test_deploy_puts_the_package_then_the_action_and_prints_the_web_url(
 
     assert status == 0
     assert [(c.request.method, c.request.url.partition("?")[0]) for c in responses.calls] == [
-        ("GET", f"{HOST}/"), ("PUT", PACKAGE_URL), ("PUT", ACTION_URL)]
-    assert request_body(responses.calls[1]) == {
-        "parameters": [{"key": "REGION", "value": "eu"}], "annotations": [], "publish": False}
-    action = request_body(responses.calls[2])
+        ("GET", f"{HOST}/"), ("GET", PACKAGE_URL), ("PUT", PACKAGE_URL), ("GET", ACTION_URL),
+        ("PUT", ACTION_URL), *(("GET", f"{HOST}/api/v1/namespaces/ns/{collection}")
+                               for collection in ("rules", "triggers", "actions", "packages"))]
+    managed = {"key": "whisk-managed", "value": {
+        "projectName": "project", "file": "manifest.yaml",
+        "projectHash": hashlib.sha256((project / "manifest.yaml").read_bytes()).hexdigest()}}
+    assert request_body(writes()[0]) == {
+        "parameters": [{"key": "REGION", "value": "eu"}], "annotations": [managed],
+        "publish": False}
+    action = request_body(writes()[1])
     built = build_zips(load_manifest(project / "manifest.yaml", HELLO_ENV))[0]
     assert action == {
         "exec": {"kind": "python:3.11", "code": built.base64(), "main": "main"},
         "parameters": [{"key": "name", "value": "world"}, {"key": "API_SECRET", "value": SECRET}],
         "annotations": [{"key": "web-export", "value": True}, {"key": "raw-http", "value": False},
-                        {"key": "final", "value": True}],
+                        {"key": "final", "value": True}, managed],
         "limits": {"timeout": 30000, "memory": 256},
     }
     assert "__main__.py" in zip_names(base64.b64decode(action["exec"]["code"]))
     assert out.splitlines() == [
-        "Deploying to https://ow.test, namespace ns (credentials from AIO_RUNTIME_* "
-        "(shell or .env))",
-        "  ok      package demo",
-        f"  ok      action demo/hello (python:3.11, {len(built.data)} byte zip)",
+        "Deploying project project to https://ow.test, namespace ns (credentials from "
+        "AIO_RUNTIME_* (shell or .env))",
+        "  created   package demo",
+        f"  created   action demo/hello (python:3.11, {len(built.data)} byte zip)",
         "Web actions:",
         "  demo/hello: https://ow.test/api/v1/web/ns/demo/hello",
-        "Deployed 1 package and 1 action.",
+        "Deployed project project: 0 unchanged, 0 updated, 2 created, 0 pruned.",
     ]
 
 
@@ -127,12 +145,13 @@ def test_web_off_deletes_stale_web_annotations_and_prints_no_url(
     status, out, _ = run(capsys, "deploy")
 
     assert status == 0
-    hello, second = request_body(responses.calls[2]), request_body(responses.calls[3])
-    assert hello["annotations"] == []
+    hello, second = request_body(writes()[1]), request_body(writes()[2])
+    assert [item["key"] for item in hello["annotations"]] == ["whisk-managed"]
     assert hello["delAnnotations"] == ["web-export", "raw-http", "final"]
     assert second["exec"]["main"] == "handler"
     assert "Web actions" not in out
-    assert out.endswith("Deployed 1 package and 2 actions.\n")
+    assert out.endswith("Deployed project project: 0 unchanged, 0 updated, 3 created, "
+                        "0 pruned.\n")
 
 
 @responses.activate
@@ -142,8 +161,8 @@ def test_the_default_namespace_is_looked_up_for_paths_and_urls(
     monkeypatch.setenv("AIO_RUNTIME_NAMESPACE", "")  # the shell wins over .env, even empty
     expect_server()
     responses.get(f"{HOST}/api/v1/namespaces", json=["12-real"])
-    responses.put(f"{HOST}/api/v1/namespaces/_/packages/demo", json={})
-    responses.put(f"{HOST}/api/v1/namespaces/_/actions/demo/hello", json={})
+    responses.put(f"{HOST}/api/v1/namespaces/12-real/packages/demo", json={})
+    responses.put(f"{HOST}/api/v1/namespaces/12-real/actions/demo/hello", json={})
 
     status, out, _ = run(capsys)
 
@@ -165,10 +184,10 @@ def test_a_refusal_stops_the_deploy_with_a_report(
     status, out, _ = run(capsys)
 
     assert status == 1
-    assert len(responses.calls) == 3  # the second action is not attempted
+    assert len(writes()) == 2  # the second action is not attempted
     assert out.splitlines()[1:] == [
-        "  ok      package demo",
-        "  FAILED  action demo/hello: HTTP 413: The request content was malformed: <hidden> "
+        "  created   package demo",
+        "  FAILED    action demo/hello: HTTP 413: The request content was malformed: <hidden> "
         "(code c0de)",
         "Deploy failed.",
         "  done:          package demo",

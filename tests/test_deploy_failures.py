@@ -80,6 +80,19 @@ class FakeOpenWhisk:
             self.entities[entity] = body
             return 200, {"name": entity.rpartition("/")[2]}
 
+    def get(self, entity: str) -> tuple[int, Any]:
+        """An entity as stored, or a collection's list: names, namespaces and annotations."""
+        with self.lock:
+            if "/" not in entity:
+                return 200, [{"name": name.rpartition("/")[2],
+                              "namespace": "/".join([NAMESPACE, *name.split("/")[1:-1]]),
+                              "annotations": body.get("annotations", [])}
+                             for name, body in self.entities.items()
+                             if name.startswith(f"{entity}/")]
+            if entity not in self.entities:
+                return 404, {"error": "The requested resource does not exist.", "code": "g1"}
+            return 200, self.entities[entity]
+
     def delete(self, entity: str) -> tuple[int, Any]:
         with self.lock:
             if entity not in self.entities:
@@ -133,6 +146,8 @@ def _handler(server: FakeOpenWhisk) -> type[BaseHTTPRequestHandler]:
                 return self.answer(*server.put(entity, json.loads(raw)))
             if self.command == "DELETE":
                 return self.answer(*server.delete(entity))
+            if self.command == "GET":
+                return self.answer(*server.get(entity))
             return self.answer(405, {"error": "method not allowed"})
 
         def interrupt(self, entity: str, body: Any, store_first: bool) -> None:
@@ -210,8 +225,8 @@ def test_a_refusal_of_the_second_entity_is_reported_and_a_rerun_completes(
 
     assert status == 1
     assert out[1:] == [
-        "  ok      package demo",
-        "  FAILED  action demo/hello: HTTP 409: Concurrent modification to resource detected "
+        "  created   package demo",
+        "  FAILED    action demo/hello: HTTP 409: Concurrent modification to resource detected "
         "(code s1)",
         "Deploy failed.",
         "  done:          package demo",
@@ -225,7 +240,7 @@ def test_a_refusal_of_the_second_entity_is_reported_and_a_rerun_completes(
     status, out, _ = run(capsys, "deploy")
 
     assert status == 0
-    assert out[-1] == "Deployed 1 package and 2 actions."
+    assert out[-1] == "Deployed project project: 1 unchanged, 0 updated, 2 created, 0 pruned."
     assert openwhisk.entities == complete_deploy(project)
 
 
@@ -272,7 +287,9 @@ def test_an_interruption_between_package_and_action_is_fixed_by_a_rerun(
     status, out, _ = run(capsys, "deploy")  # the same process: its connection pool survived
 
     assert status == 0
-    assert out[-1] == "Deployed 1 package and 2 actions."
+    unchanged, created = (2, 1) if store_first else (1, 2)
+    assert out[-1] == (f"Deployed project project: {unchanged} unchanged, 0 updated, "
+                       f"{created} created, 0 pruned.")
     assert openwhisk.entities == complete_deploy(project)
 
 

@@ -57,13 +57,28 @@ def parser() -> argparse.ArgumentParser:
         description="Build one zip per action at OUT/<package>/<action>.zip.")
     build.add_argument("--out", type=pathlib.Path, default=pathlib.Path("build"),
                        help="output folder (default: build)")
-    commands.add_parser(
+    deploy = commands.add_parser(
         "deploy", parents=[files, vendoring, target], help="deploy to OpenWhisk (default)",
-        description="Build the zips and PUT every package and action of the manifest.")
-    commands.add_parser(
-        "undeploy", parents=[files, target], help="delete the manifest's actions and packages",
-        description="Delete the manifest's actions, then its packages; ones already gone are "
-                    "not an error.")
+        description="Bring the namespace to the manifest: packages and bindings, actions, "
+                    "sequences, triggers and their feeds, rules. Each entity is read first and "
+                    "sent only when it differs; what the project owns (whisk-managed) and the "
+                    "manifest no longer has is deleted.",
+        epilog="Ends with a summary such as '3 unchanged, 1 updated, 1 created, 1 pruned'.")
+    deploy.add_argument("--project", metavar="NAME",
+                        help="the project that owns what is deployed (default: project.name, "
+                             "the App Builder app's name, else the manifest's folder name)")
+    deploy.add_argument("--force", action="store_true",
+                        help="send every entity, changed or not")
+    deploy.add_argument("--no-prune", dest="prune", action="store_false",
+                        help="keep what the project owns and the manifest no longer has")
+    undeploy = commands.add_parser(
+        "undeploy", parents=[files, target], help="delete what the manifest or a project deployed",
+        description="Delete the manifest's entities (rules, triggers with their feeds, "
+                    "sequences, actions, bindings, packages); ones already gone are not an "
+                    "error. With --project, delete everything that project owns, without "
+                    "reading a manifest.")
+    undeploy.add_argument("--project", metavar="NAME",
+                          help="delete every entity whose whisk-managed annotation names NAME")
     new = commands.add_parser(
         "new", help="add an action: its code, its test and its manifest entry",
         description="Write actions/NAME/ (the action on lib's front door, and __main__.py so "
@@ -102,6 +117,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.env_file is not None and not args.env_file.is_file():
         raise ManifestError(f"--env-file {args.env_file}: no such file")
     env = load_env(args.env_file or pathlib.Path(".env"))
+    options = operations.Options(
+        apihost=args.apihost, auth=args.auth, namespace=args.namespace, dry_run=args.dry_run,
+        vendor=getattr(args, "vendor", False), pip_args=tuple(getattr(args, "pip_arg", ())),
+        project=getattr(args, "project", None), force=getattr(args, "force", False),
+        prune=getattr(args, "prune", True)) if args.command in ("deploy", "undeploy") else None
+    if args.command == "undeploy" and args.project:
+        return operations.undeploy(None, env, options or operations.Options())
     # A zip holds code, not inputs: build needs no variable set.
     manifest = load_manifest(args.manifest, env,
                              blank_unset=(lambda _: True) if args.command == "build" else None)
@@ -111,9 +133,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "build":
         return operations.build(manifest, args.out, vendor=args.vendor,
                                 pip_args=tuple(args.pip_arg))
-    options = operations.Options(
-        apihost=args.apihost, auth=args.auth, namespace=args.namespace, dry_run=args.dry_run,
-        vendor=getattr(args, "vendor", False), pip_args=tuple(getattr(args, "pip_arg", ())))
+    assert options is not None
     if args.command == "undeploy":
         return operations.undeploy(manifest, env, options)
     return operations.deploy(manifest, env, options)

@@ -25,21 +25,34 @@ API = "/api/v1"
 # A PUT may echo the action back, code and all; OpenWhisk takes code up to 48 MB.
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 MAX_MESSAGE = 500
+LIST_PAGE = 200  # the most entities OpenWhisk lists in one answer
 
 
 @dataclass(frozen=True)
 class Entity:
-    """A package or an action, as the REST API addresses it."""
+    """A package, action, trigger or rule, as the REST API addresses it."""
 
-    collection: str  # "packages" | "actions"
-    name: str  # "pkg" or "pkg/action"
+    collection: str  # "packages" | "actions" | "triggers" | "rules"
+    name: str  # "pkg", "pkg/action", "trigger" …
+    label: str = ""  # what to call it when not the collection's own word: sequence, binding
 
     def __str__(self) -> str:
-        return f"{self.collection[:-1]} {self.name}"
+        return f"{self.label or self.collection[:-1]} {self.name}"
 
     def path(self, namespace: str) -> str:
         names = "/".join(quote(part, safe="") for part in self.name.split("/"))
         return f"{API}/namespaces/{quote(namespace, safe='')}/{self.collection}/{names}"
+
+
+def qualified(namespace: str, name: str) -> str:
+    """``/ns/pkg/action`` for a name of the project; a fully qualified name as it is."""
+    return name if name.startswith("/") else f"/{namespace}/{name}"
+
+
+def split_qualified(name: str) -> tuple[str, str]:
+    """``/ns/pkg/action`` -> (``ns``, ``pkg/action``)."""
+    namespace, _, rest = name.lstrip("/").partition("/")
+    return namespace, rest
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,44 @@ class Client:
         if not 200 <= answer.status < 300:
             raise self._error(str(entity), answer)
         return True
+
+    def get(self, entity: Entity, namespace: str, **params: str) -> dict[str, Any] | None:
+        """What the server holds for ``entity``, or None when it has none."""
+        answer = self._request(Call("GET", entity.path(namespace), params), f"reading {entity}")
+        if answer.status == 404:
+            return None
+        if not 200 <= answer.status < 300:
+            raise self._error(f"reading {entity}", answer)
+        body = answer.json_or(None)
+        if not isinstance(body, dict):
+            raise OpenWhiskError(f"reading {entity}", answer.status, "the answer is not an object")
+        return body
+
+    def list(self, collection: str, namespace: str) -> list[dict[str, Any]]:
+        """Every entity of a collection, page by page (the server gives 200 at most a page)."""
+        found: list[dict[str, Any]] = []
+        path = f"{API}/namespaces/{quote(namespace, safe='')}/{collection}"
+        while True:
+            page = self.send(Call("GET", path, {"limit": str(LIST_PAGE), "skip": str(len(found))}),
+                             f"listing {collection}").json_or(None)
+            if not isinstance(page, list):
+                raise OpenWhiskError(f"listing {collection}", 200, "the answer is not a list")
+            found.extend(entry for entry in page if isinstance(entry, dict))
+            if len(page) < LIST_PAGE:
+                return found
+
+    def invoke(self, action: str, body: Mapping[str, Any], what: str) -> dict[str, Any]:
+        """A blocking invocation of a fully qualified action; its result."""
+        namespace, name = split_qualified(action)
+        call = Call("POST", Entity("actions", name).path(namespace),
+                    {"blocking": "true", "result": "true"}, body)
+        answer = self.send(call, what)
+        result = answer.json_or(None)
+        return result if isinstance(result, dict) else {}
+
+    def set_rule_status(self, name: str, namespace: str, status: str) -> None:
+        self.send(Call("POST", Entity("rules", name).path(namespace), {}, {"status": status}),
+                  f"setting rule {name} {status}")
 
     def kinds(self) -> set[str]:
         """The action kinds the server runs, from the ``runtimes`` map of ``GET /``."""

@@ -2,11 +2,12 @@
 
 A deploy checks everything it can before sending anything: the manifest and
 its variables, the zips and their sizes, then that the server runs the kinds
-asked for. Then it PUTs the packages and the actions, one progress line per
-entity, and stops at the first refusal with a report of what was deployed,
-what failed and what was not attempted. ``--dry-run`` builds the same
-requests and prints them instead. The AUTH key and secret inputs are masked in
-every line printed.
+asked for. Then it brings each entity to the manifest in order (packages and
+bindings, actions, sequences, triggers and feeds, rules), one progress line
+each, prunes what the project owns and the manifest dropped, and stops at the
+first refusal with a report of what was done, what failed and what was not
+attempted. ``--dry-run`` builds the same requests and prints them instead. The
+AUTH key and secret inputs are masked in every line printed.
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ import pathlib
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from lib import http
 from lib._redact import KnownSecrets, secret_values
 from tools.deploy.build import ActionZip, build_zips, write_zips
-from tools.deploy.client import RETRIES, Client, Entity, OpenWhiskError
+from tools.deploy.client import RETRIES, Call, Client, Entity, OpenWhiskError, put
 from tools.deploy.credentials import OWN_NAMESPACE, Credentials, CredentialsError, find_credentials
-from tools.deploy.plan import ConfigError, deploy_steps, undeploy_entities, web_url
+from tools.deploy.plan import ConfigError, managed_annotation, plan, web_url
+from tools.deploy.sync import Owned, Syncer, Tally, feed_calls
 from tools.errors import EXIT_FAILED, EXIT_OK
 from tools.manifest import Action, Manifest, render
+from tools.manifest.model import Sequence as SequenceEntity
 from tools.textfile import write_private
 
 
@@ -40,6 +43,9 @@ class Options:
     vendor: bool = False
     pip_args: tuple[str, ...] = ()
     retry: http.RetryPolicy = RETRIES
+    project: str | None = None  # wins over the manifest's
+    force: bool = False  # send every entity, changed or not
+    prune: bool = True  # delete what the project owns and the manifest no longer has
 
 
 
@@ -84,66 +90,110 @@ def build(manifest: Manifest, out_dir: pathlib.Path, *, vendor: bool = False,
 
 def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Options(),
            out: TextIO | None = None) -> int:
-    """Deploys every package and action of the manifest; the exit status."""
+    """Brings the namespace to the manifest, entity by entity; the exit status."""
     credentials = _credentials(env, options)
     console = Console(out, _secrets(manifest, credentials))
     zips = build_zips(manifest, vendor=options.vendor, pip_args=options.pip_args)
+    project = options.project or manifest.project or manifest.root.name
+    managed = managed_annotation(project, manifest, manifest.path.read_bytes())
     if options.dry_run or credentials is None:
-        return _dry_run(manifest, zips, credentials, console)
-    steps = deploy_steps(manifest, zips, credentials.namespace)
+        return _dry_run(manifest, zips, credentials, console, managed)
+    plan(manifest, zips, OWN_NAMESPACE, managed)  # every limit checked before the first request
     client = Client(credentials, policy=options.retry)
     _check_kinds(client, manifest)
-    namespace = _namespace(client, manifest, credentials)
-    console.line(f"Deploying to {credentials.apihost}, namespace {namespace} "
-                 f"(credentials from {credentials.source})")
-    done: list[Entity] = []
-    for index, step in enumerate(steps):
-        try:
-            client.send(step.call, str(step.entity))
-        except OpenWhiskError as exc:
-            console.line(f"  FAILED  {exc}")
-            _failure_report(console, "Deploy", done, exc, [s.entity for s in steps[index + 1:]])
-            return EXIT_FAILED
-        except KeyboardInterrupt:
-            _failure_report(console, "Deploy", done, f"{step.entity}: interrupted (it may or "
-                            "may not have been stored; run deploy again)",
-                            [s.entity for s in steps[index + 1:]])
-            raise
-        console.line(f"  ok      {step.entity}{step.note}")
-        done.append(step.entity)
+    namespace = _namespace(client, credentials)
+    desired = plan(manifest, zips, namespace, managed)
+    console.line(f"Deploying project {project} to {credentials.apihost}, namespace "
+                 f"{namespace} (credentials from {credentials.source})")
+    syncer = Syncer(client, namespace, force=options.force)
+    tally = Tally()
+    wanted = {(item.entity.collection, item.entity.name) for item in desired}
+    rest = [item.entity for item in desired]
+    current: Entity | None = None
+    try:
+        for item in desired:
+            current = rest.pop(0)
+            outcome = syncer.apply(item)
+            tally.add(outcome, current)
+            console.line(f"  {outcome:<9} {item.entity}{item.note}")
+        if options.prune:
+            stale = [owned for owned in syncer.owned(project)
+                     if (owned.entity.collection, owned.entity.name) not in wanted]
+            rest = [owned.entity for owned in stale]
+            for owned in stale:
+                current = rest.pop(0)
+                syncer.remove(owned)
+                tally.add("pruned", current)
+                console.line(f"  {'pruned':<9} {owned.entity}")
+    except OpenWhiskError as exc:
+        console.line(f"  FAILED    {exc}")
+        _failure_report(console, "Deploy", tally.done, exc, rest)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _failure_report(console, "Deploy", tally.done, f"{current}: interrupted (it may or may "
+                        "not have been stored; run deploy again)", rest)
+        raise
     _web_urls(console, manifest, credentials.apihost, namespace)
-    console.line(f"Deployed {_count(manifest)}.")
+    console.line(f"Deployed project {project}: {tally.summary()}.")
     return EXIT_OK
 
 
-def undeploy(manifest: Manifest, env: Mapping[str, str], options: Options = Options(),
+def undeploy(manifest: Manifest | None, env: Mapping[str, str], options: Options = Options(),
              out: TextIO | None = None) -> int:
-    """Deletes the manifest's actions, then its packages; ones already gone are fine."""
+    """Deletes the manifest's entities, or with ``options.project`` everything that project
+    owns, rules first and packages last; ones already gone are fine."""
     credentials = _credentials(env, options)
     console = Console(out, _secrets(manifest, credentials))
-    entities = undeploy_entities(manifest)
     if options.dry_run or credentials is None:
         apihost, namespace = _shown_target(credentials, console)
-        for entity in entities:
-            console.line(f"DELETE {apihost}{entity.path(namespace)}  ({entity})")
+        if manifest is None:
+            console.line(f"GET {apihost}/api/v1/namespaces/{namespace}/… (every entity whose "
+                         f"whisk-managed annotation names project {options.project})")
+        for owned in _manifest_entities(manifest):
+            console.line(f"DELETE {apihost}{owned.entity.path(namespace)}  ({owned.entity})")
         return EXIT_OK
     client = Client(credentials, policy=options.retry)
+    syncer = Syncer(client, credentials.namespace)
     console.line(f"Undeploying from {credentials.apihost}, namespace {credentials.namespace} "
                  f"(credentials from {credentials.source})")
+    if manifest is None:
+        targets = syncer.owned(options.project or "")
+    else:
+        targets = [Owned(owned.entity, syncer.held_feed(owned.entity) if owned.feed else None)
+                   for owned in _manifest_entities(manifest)]
     done: list[Entity] = []
     absent = 0
-    for index, entity in enumerate(entities):
+    for index, owned in enumerate(targets):
         try:
-            existed = client.delete(entity, credentials.namespace)
+            existed = syncer.remove(owned)
         except OpenWhiskError as exc:
             console.line(f"  FAILED  {exc}")
-            _failure_report(console, "Undeploy", done, exc, entities[index + 1:])
+            _failure_report(console, "Undeploy", done, exc,
+                            [other.entity for other in targets[index + 1:]])
             return EXIT_FAILED
-        console.line(f"  deleted {entity}" if existed else f"  absent  {entity} (already gone)")
-        done.append(entity)
+        console.line(f"  deleted {owned.entity}" if existed
+                     else f"  absent  {owned.entity} (already gone)")
+        done.append(owned.entity)
         absent += not existed
     console.line(f"Undeployed: {len(done) - absent} deleted, {absent} already gone.")
     return EXIT_OK
+
+
+def _manifest_entities(manifest: Manifest | None) -> list[Owned]:
+    """The manifest's entities in the order they are deleted (a trigger's feed noted)."""
+    if manifest is None:
+        return []
+    entities = [*(Owned(Entity("rules", rule.name)) for rule in manifest.rules),
+                *(Owned(Entity("triggers", trigger.name), trigger.feed)
+                  for trigger in manifest.triggers),
+                *(Owned(Entity("actions", s.qualified_name, "sequence"))
+                  for s in manifest.sequences()),
+                *(Owned(Entity("actions", action.qualified_name))
+                  for action in manifest.actions()),
+                *(Owned(Entity("packages", binding.name, "binding"))
+                  for binding in manifest.bindings),
+                *(Owned(Entity("packages", package.name)) for package in manifest.packages)]
+    return entities
 
 
 def _credentials(env: Mapping[str, str], options: Options) -> Credentials | None:
@@ -167,26 +217,32 @@ def _check_kinds(client: Client, manifest: Manifest) -> None:
                               "change runtime in the manifest")
 
 
-def _namespace(client: Client, manifest: Manifest, credentials: Credentials) -> str:
-    """The real namespace, which web URLs need (``_`` is only an alias in REST paths).
-
-    Asked before any PUT, so wrong credentials stop the deploy before it starts.
-    """
-    if credentials.namespace != OWN_NAMESPACE or not _web_actions(manifest):
+def _namespace(client: Client, credentials: Credentials) -> str:
+    """The real namespace, which web URLs and fully qualified names need (``_`` is only an
+    alias in REST paths). Asked before any PUT, so wrong credentials stop the deploy first."""
+    if credentials.namespace != OWN_NAMESPACE:
         return credentials.namespace
     return client.namespace()
 
 
 def _dry_run(manifest: Manifest, zips: Sequence[ActionZip], credentials: Credentials | None,
-             console: Console) -> int:
+             console: Console, managed: Mapping[str, str]) -> int:
     apihost, namespace = _shown_target(credentials, console)
     kinds = ", ".join(sorted({action.kind for action in manifest.actions()}))
     console.line(f"GET {apihost}/  (checks that the server runs {kinds})")
-    if namespace == OWN_NAMESPACE and _web_actions(manifest):
+    if namespace == OWN_NAMESPACE:
         console.line(f"GET {apihost}/api/v1/namespaces  (the namespace for the web URLs)")
-    for step in deploy_steps(manifest, zips, namespace):
-        console.line(f"{step.call.method} {apihost}{step.call.target()}  ({step.entity})")
-        console.line(json.dumps(step.shown, indent=2, ensure_ascii=False))
+
+    def show(call: Call, what: str, body: Mapping[str, Any]) -> None:
+        console.line(f"{call.method} {apihost}{call.target()}  ({what})")
+        console.line(json.dumps(body, indent=2, ensure_ascii=False))
+
+    desired = plan(manifest, zips, namespace, managed)
+    for item in desired:
+        show(put(item.entity, namespace, item.body), str(item.entity), item.shown)
+    feed_calls(desired, namespace, show)
+    console.line("A deploy reads each entity first and sends only what differs; it then deletes "
+                 f"what project {managed['projectName']} owns and the manifest no longer has.")
     _web_urls(console, manifest, apihost, namespace)
     return EXIT_OK
 
@@ -202,15 +258,16 @@ def _shown_target(credentials: Credentials | None, console: Console) -> tuple[st
     return credentials.apihost, credentials.namespace
 
 
-def _web_actions(manifest: Manifest) -> list[Action]:
-    return [action for action in manifest.actions() if action.web != "no"]
+def _web_entities(manifest: Manifest) -> list[Action | SequenceEntity]:
+    return [entity for entity in (*manifest.actions(), *manifest.sequences())
+            if entity.web != "no"]
 
 
 def _web_urls(console: Console, manifest: Manifest, apihost: str, namespace: str) -> None:
-    if _web_actions(manifest):
+    if _web_entities(manifest):
         console.line("Web actions:")
-        for action in _web_actions(manifest):
-            console.line(f"  {action.qualified_name}: {web_url(apihost, namespace, action)}")
+        for entity in _web_entities(manifest):
+            console.line(f"  {entity.qualified_name}: {web_url(apihost, namespace, entity)}")
 
 
 def _failure_report(console: Console, operation: str, done: Sequence[Entity],
@@ -225,23 +282,22 @@ def _names(entities: Sequence[Entity]) -> str:
     return ", ".join(str(entity) for entity in entities) or "nothing"
 
 
-def _count(manifest: Manifest) -> str:
-    packages, actions = len(manifest.packages), len(manifest.actions())
-    return (f"{packages} package{'s' * (packages != 1)} and "
-            f"{actions} action{'s' * (actions != 1)}")
-
-
-
-def _secrets(manifest: Manifest, credentials: Credentials | None) -> KnownSecrets:
+def _secrets(manifest: Manifest | None, credentials: Credentials | None) -> KnownSecrets:
     """The values no printed line may show: the AUTH key, and every secret-named input or
     annotation (a string ``require-whisk-auth`` is a password)."""
     secrets = KnownSecrets()
     if credentials is not None:
         secrets.add(credentials.auth)
         secrets.add(credentials.basic_auth[1])
-    for entity in (*manifest.packages, *manifest.actions()):
-        for value in (*secret_values(entity.inputs), *secret_values(entity.annotations)):
-            secrets.add(value)
+    if manifest is None:
+        return secrets
+    values: list[dict[str, Any]] = [
+        *(entity.inputs for entity in (*manifest.packages, *manifest.actions(),
+                                       *manifest.triggers, *manifest.bindings)),
+        *(entity.annotations for entity in (*manifest.packages, *manifest.actions(),
+                                            *manifest.sequences(), *manifest.triggers,
+                                            *manifest.bindings)),
+        *(trigger.feed_inputs for trigger in manifest.triggers)]
+    for value in (found for mapping in values for found in secret_values(mapping)):
+        secrets.add(value)
     return secrets
-
-
