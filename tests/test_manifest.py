@@ -45,7 +45,7 @@ def test_the_repository_manifest_resolves_to_the_tutorial_action() -> None:
         "dx-excshell-1", "generic", "python:3.11", "main", "yes")
     assert action.function == REPO / "actions" / "generic"
     assert action.module == "actions.generic"
-    assert action.inputs == {"LOG_LEVEL": "debug", "OAUTHS2S_CLIENT_ID": "cid",
+    assert action.inputs == {"LOG_LEVEL": "info", "OAUTHS2S_CLIENT_ID": "cid",
                              "OAUTHS2S_CLIENT_SECRET": "secret-1234",
                              "OAUTHS2S_CECREDENTIALS_METASCOPES": "openid,AdobeID",
                              "IMS_ORG_ID": "ORG@AdobeOrg"}
@@ -180,7 +180,7 @@ def test_a_bad_secret_typed_value_is_not_echoed(tmp_path: pathlib.Path) -> None:
 FAULTS = [
     # (lines added to the action, or a whole manifest, the path named, words of the message)
     (hello("        colour: blue\n"), f"{ACTION}.colour", "unknown key"),
-    (hello(package_extra="    triggers: {}\n"), "packages.demo.triggers", "unknown key"),
+    (hello(package_extra="    feeds: {}\n"), "packages.demo.feeds", "unknown key"),
     (hello("        limits: {cpu: 1}\n"), f"{ACTION}.limits.cpu", "unknown key"),
     (hello() + "extra: 1\n", "extra", "unknown key (known: packages)"),
     (hello(action_lines="        runtime: python:3.11\n"), f"{ACTION}.function", "is required"),

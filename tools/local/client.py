@@ -104,6 +104,8 @@ def prepare(manifest: Manifest, env: Mapping[str, str],
                    for action in manifest.actions()]
     for local in actions:
         mask_secret_values(local.params)
+        mask_secret_values({name: value for name, value in local.environment.items()
+                            if name in local.action.init_inputs})
     return actions
 
 

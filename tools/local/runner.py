@@ -84,9 +84,9 @@ class LocalAction:
     """An action ready to call: its manifest entry and what a deploy would store with it."""
 
     action: Action
-    params: dict[str, Any]  # package inputs overlaid by the action's
+    params: dict[str, Any]  # package inputs overlaid by the action's, less its init inputs
     namespace: str = LOCAL_NAMESPACE
-    environment: dict[str, str] = field(default_factory=dict)  # extra process variables
+    environment: dict[str, str] = field(default_factory=dict)  # extra variables, init inputs too
 
     @property
     def fully_qualified_name(self) -> str:
@@ -120,10 +120,34 @@ def find_action(manifest: Manifest, wanted: str) -> Action:
 
 def local_action(manifest: Manifest, action: Action, env: Mapping[str, str],
                  overrides: Mapping[str, Any] | None = None) -> LocalAction:
-    """The action with its deploy-time parameters, namespace and endpoints from ``env``."""
-    params = {**manifest.parameters(action), **(overrides or {})}
+    """The action with its deploy-time parameters, namespace and endpoints from ``env``.
+
+    Init inputs leave the parameters for the environment, as OpenWhisk moves them to /init
+    and the runtime exports them to the action's process.
+    """
+    params, init = partition_arguments(action, {**manifest.parameters(action),
+                                                **(overrides or {})})
     environment = {name: env[name] for name in ENDPOINT_VARIABLES if env.get(name)}
-    return LocalAction(action, params, configured_namespace(env), environment)
+    return LocalAction(action, params, configured_namespace(env), {**environment, **init})
+
+
+def partition_arguments(action: Action, params: Mapping[str, Any]
+                        ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The parameters without the action's init inputs, and those as environment variables:
+    what OpenWhisk's ContainerProxy.partitionArguments does before /init of a fresh container
+    (a local call always behaves as one, so a caller's value for an init input is exported)."""
+    arguments = {name: value for name, value in params.items() if name not in action.init_inputs}
+    init = {name: init_environment_value(value) for name, value in params.items()
+            if name in action.init_inputs}
+    return arguments, init
+
+
+def init_environment_value(value: Any) -> str:
+    """What the runtime's proxy exports for an init parameter: a string as it is, any other
+    JSON value as compact JSON (openwhisk-runtime-go ``ActionProxy.SetEnv``)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def configured_namespace(env: Mapping[str, str]) -> str:
@@ -174,15 +198,19 @@ def load_entry_point(action: Action) -> Callable[[dict[str, Any]], Any]:
 
 
 def invoke(action: LocalAction, params: Mapping[str, Any]) -> Activation:
-    """Call the action's main with ``params``, as one activation, and classify the result."""
+    """Call the action's main with ``params``, as one activation, and classify the result.
+
+    Init inputs among ``params`` go to the environment instead, as after OpenWhisk's /init.
+    """
     entry = load_entry_point(action.action)
+    arguments, init = partition_arguments(action.action, params)
     activation_id = secrets.token_hex(16)
     with _CALL_LOCK:
         started = time.monotonic()
-        environment = {**action.environment,
+        environment = {**action.environment, **init,
                        **activation_environment(action, activation_id)}
         with patched_environ(environment):
-            result = _call(entry, dict(params))
+            result = _call(entry, arguments)
         duration_ms = int((time.monotonic() - started) * 1000)
     outcome = classify(result)
     if outcome is Outcome.DEVELOPER_ERROR:

@@ -5,17 +5,30 @@ resolves the manifest against it, naming every fault by its manifest path.
 """
 
 from tools.errors import ManifestError
-from tools.manifest.model import Action, Limits, Manifest, Package
+from tools.manifest.model import (
+    Action,
+    Binding,
+    Limits,
+    Manifest,
+    Package,
+    Rule,
+    Sequence,
+    Trigger,
+)
 from tools.manifest.parser import load_manifest
 from tools.manifest.render import masked, render
 from tools.manifest.variables import UnsetVariablesError, load_env, substitute
 
 __all__ = [
     "Action",
+    "Binding",
     "Limits",
     "Manifest",
     "ManifestError",
     "Package",
+    "Rule",
+    "Sequence",
+    "Trigger",
     "UnsetVariablesError",
     "load_env",
     "load_manifest",

@@ -1,15 +1,26 @@
-"""The resolved manifest printed back as YAML, secrets masked unless asked for."""
+"""The resolved manifest printed back as YAML, secrets masked unless asked for.
+
+The output is itself a wskdeploy manifest (``packages:``, or ``project:`` when the
+project has a name), with every name, path and ``$VAR`` resolved: sequences'
+components and rules' actions as ``package/name``, paths relative to the project
+folder, init inputs as ``{value: …, init: true}``. Triggers, rules and
+dependencies live in the namespace, so they are shown under the first package.
+"""
 
 from __future__ import annotations
 
+import glob
 import pathlib
+import posixpath
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
 
 from lib._redact import redact
-from tools.manifest.model import Action, Manifest
+from tools.manifest.model import Action, Manifest, Sequence
+
+Shown = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
 def masked(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -23,8 +34,8 @@ def masked(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def render(manifest: Manifest, *, show_secrets: bool = False) -> str:
-    """The resolved manifest as YAML in the plain ``packages`` layout."""
-    shown: Callable[[Mapping[str, Any]], dict[str, Any]] = dict if show_secrets else masked
+    """The resolved manifest as YAML in wskdeploy's layout."""
+    shown: Shown = dict if show_secrets else masked
     packages: dict[str, Any] = {}
     for package in manifest.packages:
         entry: dict[str, Any] = {}
@@ -34,24 +45,79 @@ def render(manifest: Manifest, *, show_secrets: bool = False) -> str:
             entry["annotations"] = shown(package.annotations)
         entry["actions"] = {action.name: _render_action(action, manifest.root, shown)
                             for action in package.actions}
+        if package.sequences:
+            entry["sequences"] = {sequence.name: _render_sequence(sequence, shown)
+                                  for sequence in package.sequences}
+        if not packages:
+            entry.update(_render_namespace(manifest, shown))
         packages[package.name] = entry
-    return yaml.safe_dump({"packages": packages}, sort_keys=False, allow_unicode=True,
+    document: dict[str, Any] = {"packages": packages}
+    if manifest.project is not None:
+        document = {"project": {"name": manifest.project, "packages": packages}}
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True,
                           default_flow_style=False)
 
 
-def _render_action(action: Action, root: pathlib.Path,
-                   shown: Callable[[Mapping[str, Any]], dict[str, Any]]) -> dict[str, Any]:
-    try:
-        function = action.function.relative_to(root).as_posix()
-    except ValueError:
-        function = action.function.as_posix()
-    entry: dict[str, Any] = {"function": function, "runtime": action.kind, "main": action.main,
-                             "web": action.web}
+def _render_action(action: Action, root: pathlib.Path, shown: Shown) -> dict[str, Any]:
+    entry: dict[str, Any] = {"function": _relative(action.function, root),
+                             "runtime": action.kind, "main": action.main, "web": action.web}
     if action.inputs:
-        entry["inputs"] = shown(action.inputs)
+        inputs = shown(action.inputs)
+        entry["inputs"] = {name: {"value": value, "init": True}
+                           if name in action.init_inputs else value
+                           for name, value in inputs.items()}
     if action.annotations:
         entry["annotations"] = shown(action.annotations)
     if action.limits.to_api():
         entry["limits"] = action.limits.to_api()
+    if action.includes:
+        # App Builder's [glob, folder] form, which gives back exactly these files.
+        entry["include"] = [[glob.escape(_relative(file, root)),
+                             f"{posixpath.dirname(inside)}/" if "/" in inside else "./"]
+                            for file, inside in action.includes]
     return entry
 
+
+def _render_sequence(sequence: Sequence, shown: Shown) -> dict[str, Any]:
+    entry: dict[str, Any] = {"actions": ", ".join(sequence.components), "web": sequence.web}
+    if sequence.annotations:
+        entry["annotations"] = shown(sequence.annotations)
+    return entry
+
+
+def _render_namespace(manifest: Manifest, shown: Shown) -> dict[str, Any]:
+    entries: dict[str, Any] = {}
+    if manifest.triggers:
+        triggers: dict[str, Any] = {}
+        for trigger in manifest.triggers:
+            entry: dict[str, Any] = {}
+            if trigger.feed is not None:
+                entry["feed"] = trigger.feed
+            inputs = trigger.feed_inputs if trigger.feed is not None else trigger.inputs
+            if inputs:
+                entry["inputs"] = shown(inputs)
+            if trigger.annotations:
+                entry["annotations"] = shown(trigger.annotations)
+            triggers[trigger.name] = entry
+        entries["triggers"] = triggers
+    if manifest.rules:
+        entries["rules"] = {rule.name: {"trigger": rule.trigger, "action": rule.action}
+                            for rule in manifest.rules}
+    if manifest.bindings:
+        bindings: dict[str, Any] = {}
+        for binding in manifest.bindings:
+            entry = {"location": binding.location}
+            if binding.inputs:
+                entry["inputs"] = shown(binding.inputs)
+            if binding.annotations:
+                entry["annotations"] = shown(binding.annotations)
+            bindings[binding.name] = entry
+        entries["dependencies"] = bindings
+    return entries
+
+
+def _relative(path: pathlib.Path, root: pathlib.Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()

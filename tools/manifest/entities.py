@@ -1,0 +1,229 @@
+"""A package's entities as one place of the manifest declares them (wskdeploy's spec).
+
+Actions and sequences belong to their package; triggers, rules and dependencies
+(package bindings) are declared in a package but live in the namespace, so they
+are collected project-wide. Names are resolved here (a bare action name means the
+declaring package); whether they exist is checked once every package is read
+(see references.py).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pathlib
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.manifest.model import Action, Binding, Rule, Sequence, Trigger, module_parts
+from tools.manifest.reader import ENTITY_NAME, FieldReader
+from tools.manifest.values import type_name
+
+PACKAGE_KEYS = ("actions", "sequences", "triggers", "rules", "dependencies", "inputs",
+                "annotations", "license", "version")
+ACTION_KEYS = ("function", "runtime", "kind", "main", "web", "web-export", "inputs",
+               "annotations", "limits", "include")
+SEQUENCE_KEYS = ("actions", "web", "web-export", "annotations")
+TRIGGER_KEYS = ("inputs", "annotations", "feed")
+RULE_KEYS = ("trigger", "action")
+DEPENDENCY_KEYS = ("location", "inputs", "annotations")
+APIS = ("is not supported: an API needs an API gateway, which plain OpenWhisk lacks; "
+        "a web action (web: yes) answers HTTP at /api/v1/web/<namespace>/<package>/<action>")
+
+
+@dataclass
+class Draft:
+    """A package as one place declares it; App Builder may declare one package in several."""
+
+    name: str
+    where: str
+    actions: list[tuple[Action, str]] = field(default_factory=list)
+    sequences: list[tuple[Sequence, str]] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+
+class EntityReader(FieldReader):
+    """Reads packages into :class:`Draft` s and the namespace's triggers, rules and bindings,
+    each with the manifest path that declares it."""
+
+    def __init__(self, path: pathlib.Path, env: Mapping[str, str]) -> None:
+        super().__init__(path, env)
+        self.triggers: list[tuple[Trigger, str]] = []
+        self.rules: list[tuple[Rule, str]] = []
+        self.bindings: list[tuple[Binding, str]] = []
+
+    def refuse_apis(self, body: dict[str, Any], where: str) -> None:
+        if isinstance(body, dict) and "apis" in body:
+            raise self.fault(f"{where}.apis" if where else "apis", APIS)
+
+    def package(self, name: str, value: Any, where: str) -> Draft:
+        self.entity_name(name, where)
+        self.refuse_apis(value, where)
+        body = self.mapping(value, where, PACKAGE_KEYS)
+        draft = Draft(name, where)
+        for key, read, into in (("actions", self.action, draft.actions),
+                                ("sequences", self.sequence, draft.sequences),
+                                ("triggers", self.trigger, self.triggers),
+                                ("rules", self.rule, self.rules),
+                                ("dependencies", self.binding, self.bindings)):
+            for entity, spec in self.mapping(body.get(key), f"{where}.{key}").items():
+                at = f"{where}.{key}.{entity}"
+                self.entity_name(entity, at)
+                into.append((read(name, entity, spec, at), at))  # type: ignore[operator]
+        draft.inputs = self.inputs(body.get("inputs"), f"{where}.inputs")
+        draft.annotations = self.annotations(body.get("annotations"), f"{where}.annotations")
+        return draft
+
+    def action(self, package: str, name: str, value: Any, where: str) -> Action:
+        body = self.mapping(value, where, ACTION_KEYS)
+        init: set[str] = set()
+        inputs = self.inputs(body.get("inputs"), f"{where}.inputs", init)
+        return Action(
+            package=package,
+            name=name,
+            function=self.function(body.get("function"), f"{where}.function"),
+            kind=self.kind(self.synonym(body, where, "runtime", "kind"), where),
+            main=self.main(body.get("main", "main"), f"{where}.main"),
+            web=self.web(self.synonym(body, where, "web", "web-export")),
+            inputs=inputs,
+            annotations=self.web_annotations(body.get("annotations"), f"{where}.annotations"),
+            limits=self.limits(body.get("limits"), f"{where}.limits"),
+            init_inputs=frozenset(init),
+            includes=self.includes(body.get("include"), f"{where}.include"),
+        )
+
+    def function(self, value: Any, where: str) -> pathlib.Path:
+        """Relative to the file that declares it, as App Builder resolves it."""
+        if not isinstance(value, str) or not value:
+            raise self.fault(where, "is required: a .py file or a package folder")
+        try:
+            function = (self.declaring_file(where).parent / value).resolve()
+        except (OSError, RuntimeError, ValueError) as exc:  # a loop of links, a NUL
+            raise self.fault(where, f"{value!r} is not a usable path: {exc}") from None
+        if function.is_dir():
+            if not (function / "__init__.py").is_file():
+                raise self.fault(where, f"{value} is a folder without __init__.py; the "
+                                        "action's main must be importable from the package")
+        elif not function.is_file():
+            raise self.fault(where, f"{value} does not exist")
+        elif function.suffix != ".py":
+            raise self.fault(where, f"{value} is not a .py file")
+        for part in module_parts(function):
+            if not part.isidentifier():
+                raise self.fault(where, f"{value} cannot be imported: '{part}' is not a "
+                                        "valid Python module name")
+        return function
+
+    def includes(self, value: Any, where: str) -> tuple[tuple[pathlib.Path, str], ...]:
+        """App Builder's ``include: [[glob, folder in the zip]]``: each file the glob matches
+        (relative to the declaring file) goes into the folder under its own name."""
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.fault(where, f"must be a list of [glob, folder in the zip] pairs, not "
+                                    f"{type_name(value)}")
+        base = self.declaring_file(where).parent
+        found: dict[str, pathlib.Path] = {}
+        for index, entry in enumerate(value):
+            at = f"{where}[{index}]"
+            if not (isinstance(entry, list) and 1 <= len(entry) <= 2
+                    and all(isinstance(part, str) and part.strip() for part in entry)):
+                raise self.fault(at, "must be [glob] or [glob, folder in the zip]")
+            folder = posixpath.normpath(entry[1].replace("\\", "/")) if len(entry) == 2 else "."
+            if (folder.startswith("/") or folder == ".." or folder.startswith("../")
+                    or not folder.isprintable()):
+                raise self.fault(f"{at}[1]", f"{entry[1]!r} is not a folder inside the zip")
+            pattern = os.path.join(glob.escape(str(base)), entry[0])
+            files = sorted(pathlib.Path(os.path.normpath(match))
+                           for match in glob.glob(pattern, recursive=True)
+                           if os.path.isfile(match))
+            if not files:
+                relative = "the project folder" if base == self.root else self.display(base)
+                raise self.fault(f"{at}[0]", f"{entry[0]!r} matches no file (relative to "
+                                             f"{relative})")
+            for file in files:
+                inside = posixpath.normpath(posixpath.join(folder, file.name))
+                if found.get(inside, file) != file:
+                    raise self.fault(at, f"{inside} in the zip would be both "
+                                         f"{self.display(found[inside])} and {self.display(file)}")
+                found[inside] = file
+        return tuple(sorted((file, inside) for inside, file in found.items()))
+
+    def sequence(self, package: str, name: str, value: Any, where: str) -> Sequence:
+        body = self.mapping(value, where, SEQUENCE_KEYS)
+        at = f"{where}.actions"
+        listed = body.get("actions")
+        if isinstance(listed, str):
+            listed = listed.split(",")
+        if not isinstance(listed, list) or not listed:
+            raise self.fault(at, "is required: the actions in order, \"a, b, package/c\"")
+        components = []
+        for item in listed:
+            if not isinstance(item, str) or not item.strip():
+                raise self.fault(at, f"{item!r} is not an action name")
+            components.append(self.reference(item, at, package))
+        return Sequence(package=package, name=name, components=tuple(components),
+                        web=self.web(self.synonym(body, where, "web", "web-export")),
+                        annotations=self.web_annotations(body.get("annotations"),
+                                                         f"{where}.annotations"))
+
+    def trigger(self, package: str, name: str, value: Any, where: str) -> Trigger:
+        """With a feed, the inputs are the feed's (cron …); without, the trigger's parameters."""
+        body = self.mapping(value, where, TRIGGER_KEYS)
+        inputs = self.inputs(body.get("inputs"), f"{where}.inputs")
+        annotations = self.annotations(body.get("annotations"), f"{where}.annotations")
+        if body.get("feed") is None:
+            return Trigger(name=name, inputs=inputs, annotations=annotations)
+        feed = self.text(body["feed"], f"{where}.feed", "a feed action")
+        if not self.fully_qualified(feed):
+            raise self.fault(f"{where}.feed", f"{feed!r} is not a fully qualified action name: "
+                                              "/namespace/[package/]action, e.g. "
+                                              "/whisk.system/alarms/alarm")
+        return Trigger(name=name, annotations=annotations, feed=feed, feed_inputs=inputs)
+
+    def rule(self, package: str, name: str, value: Any, where: str) -> Rule:
+        body = self.mapping(value, where, RULE_KEYS)
+        trigger = self.text(body.get("trigger"), f"{where}.trigger", "a trigger of the project")
+        action = self.text(body.get("action"), f"{where}.action",
+                           "the action or sequence the trigger fires")
+        return Rule(name=name, trigger=trigger,
+                    action=self.reference(action, f"{where}.action", package))
+
+    def binding(self, package: str, name: str, value: Any, where: str) -> Binding:
+        body = self.mapping(value, where, DEPENDENCY_KEYS)
+        location = self.text(body.get("location"), f"{where}.location",
+                             "the shared package, /namespace/package")
+        parts = location[1:].split("/") if location.startswith("/") else []
+        if len(parts) != 2 or not all(ENTITY_NAME.fullmatch(part) for part in parts):
+            raise self.fault(f"{where}.location",
+                             f"{location!r}: only bindings to packages are supported: give "
+                             "the shared package as /namespace/package, e.g. "
+                             "/whisk.system/alarms")
+        return Binding(name=name, location=location,
+                       inputs=self.inputs(body.get("inputs"), f"{where}.inputs"),
+                       annotations=self.annotations(body.get("annotations"),
+                                                    f"{where}.annotations"))
+
+    def reference(self, text: str, where: str, package: str) -> str:
+        """``name`` (the declaring package's), ``package/name``, or ``/ns/[package/]name``."""
+        text = text.strip()
+        if text.startswith("/"):
+            if not self.fully_qualified(text):
+                raise self.fault(where, f"{text!r} is not a fully qualified action name: "
+                                        "/namespace/[package/]action")
+            return text
+        parts = text.split("/")
+        if len(parts) == 1:
+            parts = [package, *parts]
+        if len(parts) != 2 or not all(ENTITY_NAME.fullmatch(part) for part in parts):
+            raise self.fault(where, f"{text!r} is not an action name: name, package/name or "
+                                    "/namespace/[package/]name")
+        return "/".join(parts)
+
+    @staticmethod
+    def fully_qualified(name: str) -> bool:
+        parts = name[1:].split("/") if name.startswith("/") else []
+        return len(parts) in (2, 3) and all(ENTITY_NAME.fullmatch(part) for part in parts)

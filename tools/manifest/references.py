@@ -1,0 +1,136 @@
+"""The project put together: packages merged across the places that declare them, every
+name unique where OpenWhisk needs it to be, and every reference pointing at something.
+
+A sequence's components and a rule's action must be actions or sequences of the
+project, or sit in one of its package bindings; a fully qualified name
+(``/ns/…``) is outside the project and is not checked. A rule's trigger must be
+a trigger of the project. All of this is found before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from tools.manifest.entities import Draft, EntityReader
+from tools.manifest.model import Action, Binding, Package, Rule, Sequence, Trigger
+
+Named = TypeVar("Named", Trigger, Rule, Binding)
+
+
+def assemble(reader: EntityReader, drafts: Iterable[Draft]) -> tuple[
+        tuple[Package, ...], tuple[Trigger, ...], tuple[Rule, ...], tuple[Binding, ...]]:
+    packages = _merge(reader, drafts)
+    bindings = _unique(reader, reader.bindings, "binding")
+    triggers = _unique(reader, reader.triggers, "trigger")
+    rules = _unique(reader, reader.rules, "rule")
+    for binding, where in reader.bindings:
+        if binding.name in packages:
+            raise reader.fault(where, f"a binding is a package of the namespace: it cannot share "
+                                      f"the name of the package at "
+                                      f"{reader.place(packages[binding.name].where)}")
+    runnable = {entity.qualified_name for draft in packages.values()
+                for entity, _ in (*draft.actions, *draft.sequences)}
+    _check_sequences(reader, packages, runnable, set(bindings))
+    for rule, where in reader.rules:
+        if rule.trigger not in triggers:
+            known = ", ".join(triggers) or "none"
+            raise reader.fault(f"{where}.trigger", f"unknown trigger {rule.trigger!r} "
+                                                   f"(triggers of the project: {known})")
+        _check_target(reader, rule.action, f"{where}.action", runnable, set(bindings))
+    built = tuple(Package(name=draft.name,
+                          actions=tuple(action for action, _ in draft.actions),
+                          inputs=draft.inputs, annotations=draft.annotations,
+                          sequences=tuple(sequence for sequence, _ in draft.sequences))
+                  for draft in packages.values())
+    return built, tuple(triggers.values()), tuple(rules.values()), tuple(bindings.values())
+
+
+def _merge(reader: EntityReader, drafts: Iterable[Draft]) -> dict[str, Draft]:
+    """One package per name; the same action or sequence name twice is an error naming both."""
+    merged: dict[str, Draft] = {}
+    for draft in drafts:
+        into = merged.setdefault(draft.name, Draft(draft.name, draft.where))
+        names = {entity.name: (_kind(entity), where)
+                 for entity, where in (*into.actions, *into.sequences)}
+        for entity, where in (*draft.actions, *draft.sequences):
+            if entity.name in names:
+                kind, other = names[entity.name]
+                raise reader.fault(where, f"package {draft.name!r} already has {kind} named "
+                                          f"{entity.name!r}, at {reader.place(other)}")
+            names[entity.name] = (_kind(entity), where)
+        into.actions += draft.actions
+        into.sequences += draft.sequences
+        for key in ("inputs", "annotations"):
+            _merge_values(reader, getattr(into, key), getattr(draft, key), f"{draft.where}.{key}",
+                          f"{into.where}.{key}")
+    for draft in merged.values():
+        if not draft.actions and not draft.sequences:
+            raise reader.fault(f"{draft.where}.actions", "defines no action (nor sequence)")
+    return merged
+
+
+def _merge_values(reader: EntityReader, into: dict[str, Any], more: dict[str, Any],
+                  where: str, first: str) -> None:
+    for key, value in more.items():
+        if key in into and into[key] != value:
+            raise reader.fault(f"{where}.{key}", f"differs from the value the same package "
+                                                 f"has at {reader.place(f'{first}.{key}')}")
+        into[key] = value
+
+
+def _kind(entity: Action | Sequence) -> str:
+    return "a sequence" if isinstance(entity, Sequence) else "an action"
+
+
+def _unique(reader: EntityReader, entities: list[tuple[Named, str]],
+            kind: str) -> dict[str, Named]:
+    """Namespace-wide entities by name: one name twice, in any packages, is an error."""
+    found: dict[str, Named] = {}
+    places: dict[str, str] = {}
+    for entity, where in entities:
+        if entity.name in found:
+            raise reader.fault(where, f"{kind} {entity.name!r} is also defined at "
+                                      f"{reader.place(places[entity.name])}; {kind}s live in the "
+                                      "namespace, so each name can be used once")
+        found[entity.name], places[entity.name] = entity, where
+    return found
+
+
+def _check_target(reader: EntityReader, name: str, where: str, runnable: set[str],
+                  bindings: set[str]) -> None:
+    if name.startswith("/") or name in runnable or name.split("/")[0] in bindings:
+        return
+    raise reader.fault(where, f"unknown action {name!r}: name an action or sequence of the "
+                              "project (name, package/name), one in a dependency "
+                              "(binding/name), or give a fully qualified /namespace/"
+                              "[package/]name")
+
+
+def _check_sequences(reader: EntityReader, packages: dict[str, Draft],
+                     runnable: set[str], bindings: set[str]) -> None:
+    sequences: dict[str, tuple[Sequence, str]] = {
+        sequence.qualified_name: (sequence, where)
+        for draft in packages.values() for sequence, where in draft.sequences}
+    for sequence, where in sequences.values():
+        for component in sequence.components:
+            _check_target(reader, component, f"{where}.actions", runnable, bindings)
+    # OpenWhisk refuses a sequence that contains itself, however deep.
+    done: set[str] = set()
+    for start in sequences:
+        if start in done:
+            continue
+        path = [start]
+        stack = [iter(sequences[start][0].components)]
+        while stack:
+            component = next(stack[-1], None)
+            if component is None:
+                done.add(path.pop())
+                stack.pop()
+            elif component in path:
+                cycle = " -> ".join([*path[path.index(component):], component])
+                raise reader.fault(f"{sequences[start][1]}.actions",
+                                   f"a sequence cannot contain itself: {cycle}")
+            elif component in sequences and component not in done:
+                path.append(component)
+                stack.append(iter(sequences[component][0].components))
