@@ -3,6 +3,7 @@ for the call only, and not among its parameters."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 import secrets
@@ -15,6 +16,8 @@ from lib._redact import known_secrets
 from tests.deploy_support import FIXTURES, action_named, copy_fixture
 from tools.local.client import LocalClient
 from tools.local.runner import Outcome, init_environment_value, invoke, local_action
+from tools.local.web_request import action_arguments
+from tools.local.web_types import NOT_ALLOWED, Rejection, WebRequest
 from tools.manifest import load_env, load_manifest
 
 FIXTURE = FIXTURES / "init_inputs_project"
@@ -102,3 +105,17 @@ def test_the_local_client_runs_them_so_and_masks_a_secret_one(
 ])
 def test_a_value_is_exported_as_the_runtime_exports_it(value: object, expected: str) -> None:
     assert init_environment_value(value) == expected
+
+
+def test_under_final_a_web_request_cannot_name_an_init_input(project: pathlib.Path) -> None:
+    env = load_env(project / ".env")
+    manifest = load_manifest(project / "manifest.yaml", env)
+    web = dataclasses.replace(action_named(manifest, "report"), web="yes")  # final, as web: yes
+    local = local_action(manifest, web, env)
+    request = WebRequest("GET", "/x?INIT_SECRET=mine", {})
+
+    with pytest.raises(Rejection) as caught:
+        action_arguments(local, request, "")
+    assert caught.value.status == 400
+    assert caught.value.message == NOT_ALLOWED
+    assert "INIT_SECRET" not in local.params  # not a parameter: only final protects it

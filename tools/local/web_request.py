@@ -62,8 +62,9 @@ def action_arguments(action: LocalAction, request: WebRequest, path: str) -> dic
     query = dict(parse_qsl(query_string, keep_blank_values=True))
     body_fields = body if isinstance(body, dict) else {}
     protected = set(RESERVED)
-    if action.annotations.get("final") is True:
+    if action.annotations.get("final") is True:  # init inputs are defined parameters too
         protected.update(name for name, value in action.params.items() if value is not None)
+        protected.update(action.action.init_inputs)
     if protected & (query.keys() | body_fields.keys()):
         raise Rejection(400, NOT_ALLOWED)
     opaque = {} if body is None or isinstance(body, dict) else {"__ow_body": body}
