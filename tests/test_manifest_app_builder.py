@@ -8,8 +8,9 @@ import pathlib
 
 import pytest
 
+import deploy as deploy_cli
 from tests.deploy_support import FIXTURES, REPO, action_named, copy_fixture
-from tools.manifest import ManifestError, UnsetVariablesError, load_manifest
+from tools.manifest import ManifestError, UnsetVariablesError, default_manifest, load_manifest
 from tools.manifest.yaml_file import MAX_EXPANDED_NODES
 from tools.textfile import MAX_TEXT_FILE_BYTES
 
@@ -272,3 +273,19 @@ def test_a_copied_project_loads_like_the_fixture(tmp_path: pathlib.Path) -> None
     manifest = load_manifest(tmp_path / "app.config.yaml", PROJECT_ENV)
     assert action_named(manifest, "process").function == (
         tmp_path / "src" / "shared" / "code" / "process.py")
+
+
+def test_without_manifest_yaml_the_tools_take_app_config_yaml(
+        tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    copy_fixture(FIXTURES / "app_builder_tutorial", tmp_path / "app")
+    monkeypatch.chdir(tmp_path / "app")
+    for name in ("OAUTHS2S_CLIENT_ID", "OAUTHS2S_CLIENT_SECRET",
+                 "OAUTHS2S_CECREDENTIALS_METASCOPES"):
+        monkeypatch.setenv(name, "x")
+
+    assert default_manifest() == pathlib.Path("app.config.yaml")
+    assert deploy_cli.main(["render"]) == 0
+    assert "dx-excshell-1" in capsys.readouterr().out
+    (tmp_path / "app" / "manifest.yaml").write_text("packages: {}\n")
+    assert default_manifest() == pathlib.Path("manifest.yaml")  # wskdeploy's name comes first

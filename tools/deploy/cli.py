@@ -13,13 +13,13 @@ from collections.abc import Sequence
 
 from tools.deploy import operations, scaffold
 from tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ManifestError, ToolError
-from tools.manifest import load_env, load_manifest
+from tools.manifest import MANIFEST_NAMES, default_manifest, load_env, load_manifest
 
 
 def parser() -> argparse.ArgumentParser:
     files = argparse.ArgumentParser(add_help=False)
-    files.add_argument("--manifest", type=pathlib.Path, default=pathlib.Path("manifest.yaml"),
-                       help="the manifest (default: manifest.yaml)")
+    files.add_argument("--manifest", type=pathlib.Path, default=None,
+                       help=f"the manifest (default: the first of {', '.join(MANIFEST_NAMES)})")
     files.add_argument("--env-file", type=pathlib.Path,
                        help="variables for $VAR in the manifest (default: .env, if present); "
                             "variables set in the shell win")
@@ -89,8 +89,8 @@ def parser() -> argparse.ArgumentParser:
     new.add_argument("--package", metavar="P",
                      help="the manifest package to add it to, created if absent (default: the "
                           "manifest's only package)")
-    new.add_argument("--manifest", type=pathlib.Path, default=pathlib.Path("manifest.yaml"),
-                     help="the manifest (default: manifest.yaml)")
+    new.add_argument("--manifest", type=pathlib.Path, default=None,
+                     help=f"the manifest (default: the first of {', '.join(MANIFEST_NAMES)})")
     return top
 
 
@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    args.manifest = args.manifest or default_manifest()
     if args.command == "new":
         return _new(args)
     if args.env_file is not None and not args.env_file.is_file():

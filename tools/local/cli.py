@@ -24,9 +24,10 @@ from typing import Any
 from lib._redact import known_secrets
 from lib.endpoints import is_loopback
 from tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ToolError, UsageError
-from tools.local.client import DEFAULT_ENV_FILE, DEFAULT_MANIFEST, LocalClient
+from tools.local.client import DEFAULT_ENV_FILE, LocalClient
 from tools.local.runner import load_entry_point
 from tools.local.server import DEFAULT_PORT, WebActionServer
+from tools.manifest import MANIFEST_NAMES, default_manifest
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ def parser(module: str | None) -> argparse.ArgumentParser:
                           "(repeatable; wins over --params-file)")
     cli.add_argument("--params-file", type=pathlib.Path, metavar="FILE.json",
                      help="request parameters from a JSON object")
-    cli.add_argument("--manifest", type=pathlib.Path, default=DEFAULT_MANIFEST,
-                     help="the deployment manifest (default: %(default)s)")
+    cli.add_argument("--manifest", type=pathlib.Path,
+                     help=f"the deployment manifest (default: the first of "
+                          f"{', '.join(MANIFEST_NAMES)})")
     cli.add_argument("--env-file", type=pathlib.Path,
                      help=f"variables for the manifest's $VARs (default: {DEFAULT_ENV_FILE} "
                           "if present); the shell's variables win")
@@ -94,7 +96,7 @@ def parse_options(module: str | None, argv: Sequence[str] | None) -> Options:
         cli.error(str(exc))
     return Options(
         action=module or args.action,
-        manifest=args.manifest,
+        manifest=args.manifest or default_manifest(),
         env_file=args.env_file if args.env_file is not None else DEFAULT_ENV_FILE,
         params=params,
         serve=args.serve,

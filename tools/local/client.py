@@ -28,10 +28,9 @@ from tools.local.runner import (
     invoke,
     local_action,
 )
-from tools.manifest import Manifest, load_env, load_manifest
+from tools.manifest import Manifest, default_manifest, load_env, load_manifest
 from tools.sandbox import AdobeEmulator
 
-DEFAULT_MANIFEST = pathlib.Path("manifest.yaml")
 DEFAULT_ENV_FILE = pathlib.Path(".env")
 # The inputs --sandbox supplies itself; their $VARs need not be set.
 SANDBOX_INPUTS = (CLIENT_ID, CLIENT_SECRET, SCOPES, ORG_ID)
@@ -41,10 +40,10 @@ class LocalClient:
     """The manifest's actions with their deploy-time parameters; a context manager that starts
     and stops the Adobe emulator when ``sandbox`` is set."""
 
-    def __init__(self, manifest: pathlib.Path = DEFAULT_MANIFEST,
+    def __init__(self, manifest: pathlib.Path | None = None,
                  env_file: pathlib.Path | None = DEFAULT_ENV_FILE, *,
                  sandbox: bool = False) -> None:
-        self.manifest_path = manifest
+        self.manifest_path = manifest or default_manifest()
         self.env_file = env_file
         self.sandbox = sandbox
         self.emulator: AdobeEmulator | None = None

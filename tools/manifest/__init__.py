@@ -15,11 +15,12 @@ from tools.manifest.model import (
     Sequence,
     Trigger,
 )
-from tools.manifest.parser import load_manifest
+from tools.manifest.parser import MANIFEST_NAMES, default_manifest, load_manifest
 from tools.manifest.render import masked, render
 from tools.manifest.variables import UnsetVariablesError, load_env, substitute
 
 __all__ = [
+    "MANIFEST_NAMES",
     "Action",
     "Binding",
     "Limits",
@@ -30,6 +31,7 @@ __all__ = [
     "Sequence",
     "Trigger",
     "UnsetVariablesError",
+    "default_manifest",
     "load_env",
     "load_manifest",
     "masked",

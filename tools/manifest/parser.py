@@ -41,6 +41,16 @@ PROJECT_KEYS = ("name", "version", "packages")
 RUNTIME_MANIFEST_KEYS = ("packages",)
 
 
+# Looked for in this order when no --manifest is given: wskdeploy's, then App Builder's.
+MANIFEST_NAMES = ("manifest.yaml", "manifest.yml", "app.config.yaml")
+
+
+def default_manifest(folder: pathlib.Path = pathlib.Path()) -> pathlib.Path:
+    """The project's manifest in ``folder``: the first of MANIFEST_NAMES that exists."""
+    return next((folder / name for name in MANIFEST_NAMES if (folder / name).is_file()),
+                folder / MANIFEST_NAMES[0])
+
+
 def load_manifest(path: pathlib.Path, env: Mapping[str, str], *,
                   blank_unset: Callable[[str], bool] | None = None) -> Manifest:
     """Parse, validate and resolve; accepts the wskdeploy and App Builder layouts.
