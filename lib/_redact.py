@@ -8,9 +8,11 @@ wherever its value turns up in a log line, whatever carried it there.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 HIDDEN = "<hidden>"
@@ -19,6 +21,13 @@ HIDDEN = "<hidden>"
 # output alike ("key" covers api keys and AUTH keys; "auth" covers Authorization).
 SECRET_WORDS: tuple[str, ...] = ("secret", "token", "password", "passwd", "auth", "key",
                                  "cookie")
+
+# What a log line shows of a value (see shown): deep enough for any real request, small
+# enough that a hostile one costs little to walk and little to print.
+LOG_MAX_DEPTH = 8  # containers nested deeper are shown as TOO_DEEP
+LOG_MAX_ITEMS = 200  # entries of dicts and lists walked in all; the rest are counted, not shown
+LOG_MAX_STRING = 1_000  # characters of one string or key
+TOO_DEEP = "<nested too deep>"
 
 
 def _normalise(name: str) -> str:
@@ -42,6 +51,63 @@ def redact(value: Any) -> Any:
     return value
 
 
+def shown(value: Any, *, max_depth: int = LOG_MAX_DEPTH, max_items: int = LOG_MAX_ITEMS,
+          max_string: int = LOG_MAX_STRING, max_chars: int | None = None) -> Any:
+    """What a log line may show of ``value``: redacted as :func:`redact`, and bounded.
+
+    At most ``max_depth`` levels and ``max_items`` entries in all are walked, so
+    neither a deeply nested value nor a huge one costs more than that; strings
+    and keys are cut at ``max_string`` characters, never inside a known secret,
+    and every known secret is masked before the value is encoded (JSON would
+    escape a quote or backslash in it, and the masking of the line would miss
+    it). Once ``max_chars`` characters of text are shown, further strings are
+    only counted, so the masking costs no more than that much text. Values JSON
+    cannot carry are shown by their ``repr``.
+    """
+    budget = [max_items]
+    chars = [max_chars if max_chars is not None else float("inf")]
+
+    def text(item: str) -> str:
+        if chars[0] <= 0:
+            return f"<{len(item)} characters>"
+        if len(item) <= max_string:
+            result = known_secrets.mask(item)
+        else:
+            cut = known_secrets.safe_cut(item, max_string)
+            result = known_secrets.mask(item[:cut]) + f"…<{len(item) - cut} more characters>"
+        chars[0] -= len(result)
+        return result
+
+    def walk(item: Any, depth: int) -> Any:
+        if isinstance(item, str):
+            return text(item)
+        if item is None or isinstance(item, (bool, float)):
+            return item
+        if isinstance(item, int):
+            return item if item.bit_length() <= 64 else f"<integer of {item.bit_length()} bits>"
+        if isinstance(item, (Mapping, list, tuple)):
+            if depth >= max_depth:
+                return TOO_DEEP
+            taken = max(0, min(len(item), budget[0]))
+            budget[0] -= taken
+            left = len(item) - taken
+            if isinstance(item, Mapping):
+                entries = {}
+                for key, entry in itertools.islice(item.items(), taken):
+                    name = text(key if isinstance(key, str) else repr(key))
+                    entries[name] = HIDDEN if is_secret_name(key) else walk(entry, depth + 1)
+                if left:
+                    entries["…"] = f"<{left} more entries>"
+                return entries
+            items = [walk(entry, depth + 1) for entry in itertools.islice(item, taken)]
+            if left:
+                items.append(f"<{left} more items>")
+            return items
+        return text(repr(item))
+
+    return walk(value, 0)
+
+
 def secret_values(value: Any) -> Iterator[str]:
     """The strings held under secret-named keys at any depth: what to tell KnownSecrets."""
     if isinstance(value, dict):
@@ -58,33 +124,100 @@ def secret_values(value: Any) -> Iterator[str]:
 class KnownSecrets:
     """Secret values seen at run time, masked wherever they appear in text.
 
-    Bounded: a warm container that rotates tokens for days keeps only the most
-    recent ones, which are the only ones it can still be holding.
+    Bounded, in number and in characters: a warm container that rotates tokens
+    for days, or that hundreds of identities pass through, keeps only the most
+    recent values. A value in use is never forgotten, though: inside
+    :meth:`in_use` (an invocation), every value added stays masked at least
+    until the block ends, whatever else is added meanwhile.
     """
 
     MIN_LENGTH = 6  # shorter values would mask innocent text
     MAX_ENTRIES = 64
+    MAX_CHARS = 256 * 1024  # a value may be long (a token is about 1-2 KB); their sum is bounded
 
     def __init__(self) -> None:
-        self._values: dict[str, None] = {}
+        self._values: dict[str, int] = {}  # value -> how many blocks hold it, oldest use first
+        self._chars = 0
+        self._by_length: tuple[str, ...] | None = ()  # masking order, remade when values change
         self._lock = threading.Lock()
+        self._local = threading.local()  # .held: the values this thread's block holds
 
     def add(self, value: object) -> None:
         if not isinstance(value, str) or len(value) < self.MIN_LENGTH:
             return
+        held: list[str] | None = getattr(self._local, "held", None)
         with self._lock:
-            self._values.pop(value, None)
-            self._values[value] = None
-            while len(self._values) > self.MAX_ENTRIES:
-                del self._values[next(iter(self._values))]
+            holders = self._values.pop(value, None)
+            if holders is None:
+                holders = 0
+                self._chars += len(value)
+                self._by_length = None
+            if held is not None:
+                holders += 1
+                held.append(value)
+            self._values[value] = holders
+            self._forget_oldest()
+
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Every value added in this thread during the block stays masked until it ends."""
+        if getattr(self._local, "held", None) is not None:  # nested: the outer block holds
+            yield
+            return
+        held: list[str] = []
+        self._local.held = held
+        try:
+            yield
+        finally:
+            self._local.held = None
+            with self._lock:
+                for value in held:
+                    if value in self._values:
+                        self._values[value] -= 1
+                self._forget_oldest()
 
     def mask(self, text: str) -> str:
-        with self._lock:
-            values = sorted(self._values, key=len, reverse=True)  # a longer one may hold a shorter
-        for value in values:
+        for value in self._ordered():
             if value in text:
                 text = text.replace(value, HIDDEN)
         return text
+
+    def safe_cut(self, text: str, limit: int) -> int:
+        """A length at least ``limit`` at which ``text`` can be cut without splitting a secret."""
+        cut = limit
+        values = self._ordered()
+        moved = True
+        while moved and cut < len(text):
+            moved = False
+            for value in values:
+                start = text.find(value, max(0, cut - len(value) + 1), cut + len(value) - 1)
+                if start != -1 and start < cut < start + len(value):
+                    cut, moved = start + len(value), True
+        return min(cut, len(text))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._values)
+
+    def _ordered(self) -> tuple[str, ...]:
+        ordered = self._by_length
+        if ordered is None:
+            with self._lock:
+                # A longer value may hold a shorter one: mask the longer first.
+                ordered = self._by_length = tuple(sorted(self._values, key=len, reverse=True))
+        return ordered
+
+    def _forget_oldest(self) -> None:
+        """Drop the least recently added values no block holds until within bounds (lock held)."""
+        if len(self._values) <= self.MAX_ENTRIES and self._chars <= self.MAX_CHARS:
+            return
+        for value in list(self._values):
+            if len(self._values) <= self.MAX_ENTRIES and self._chars <= self.MAX_CHARS:
+                break
+            if self._values[value] == 0:
+                del self._values[value]
+                self._chars -= len(value)
+        self._by_length = None
 
 
 known_secrets = KnownSecrets()

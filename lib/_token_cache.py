@@ -12,17 +12,27 @@ between invocations, so one cache serves them all. Its rules:
   old token is used and IMS is left alone for ``retry_pause`` seconds;
 - a credentials rejection is remembered for ``rejection_ttl`` seconds and
   answered from memory, so a wrong secret does not hammer IMS.
+
+Memory stays bounded whatever callers send: keys are kept as fixed-size
+digests, at most ``max_tokens`` tokens and ``max_rejections`` rejections are
+remembered (the least recently used go first), a per-key lock lives only while
+a thread holds or waits for it, and a rejection is remembered as plain values
+(message and details), never as the exception, whose traceback would keep the
+whole request alive.
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
+import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
-from typing import NamedTuple
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from typing import Any, NamedTuple
 
+from lib._redact import known_secrets
 from lib.errors import ActionError, CredentialsRejected
 
 log = logging.getLogger(__name__)
@@ -32,6 +42,9 @@ UNKNOWN_LIFETIME = 600.0  # a grant without a usable expires_in
 MAX_LIFETIME = 86400.0  # IMS grants about 24 h; anything longer is not believed
 REJECTION_TTL = 60.0
 RETRY_PAUSE = 30.0  # after a failed refresh, while the old token still serves
+MAX_TOKENS = 256  # identities with a cached token; the least recently used is minted again
+MAX_REJECTIONS = 256  # rejected credentials remembered
+MAX_DETAIL_CHARS = 500  # each remembered detail, as a rejection's details are shown
 
 
 class TokenGrant(NamedTuple):
@@ -55,6 +68,30 @@ class Token(NamedTuple):
                 f"refresh_at={self.refresh_at!r}, from_cache={self.from_cache!r})")
 
 
+class _Rejection(NamedTuple):
+    """A remembered rejection: plain values only, nothing that holds a frame or a request."""
+
+    until: float
+    message: str
+    details: tuple[tuple[str, str | int | float | bool | None], ...]
+
+
+class _KeyLock:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0  # threads holding or waiting for it
+
+
+Digest = bytes
+
+
+def digest(key: Hashable) -> Digest:
+    """A fixed-size stand-in for ``key``: a key as long as the caller's input costs 32 bytes."""
+    return hashlib.sha256(repr(key).encode("utf-8", "backslashreplace")).digest()
+
+
 class TokenCache:
     def __init__(
         self,
@@ -63,15 +100,19 @@ class TokenCache:
         rejection_ttl: float = REJECTION_TTL,
         retry_pause: float = RETRY_PAUSE,
         clock: Callable[[], float] = time.monotonic,
+        max_tokens: int = MAX_TOKENS,
+        max_rejections: int = MAX_REJECTIONS,
     ) -> None:
         self.refresh_margin = refresh_margin
         self.rejection_ttl = rejection_ttl
         self.retry_pause = retry_pause
         self.clock = clock
-        self._tokens: dict[Hashable, Token] = {}
-        self._rejections: dict[Hashable, tuple[float, CredentialsRejected]] = {}
-        self._paused_until: dict[Hashable, float] = {}
-        self._key_locks: dict[Hashable, threading.Lock] = {}
+        self.max_tokens = max_tokens
+        self.max_rejections = max_rejections
+        self._tokens: OrderedDict[Digest, Token] = OrderedDict()
+        self._paused_until: dict[Digest, float] = {}  # only for keys in _tokens
+        self._rejections: OrderedDict[Digest, _Rejection] = OrderedDict()
+        self._key_locks: dict[Digest, _KeyLock] = {}
         self._guard = threading.Lock()
 
     def get(self, key: Hashable, fetch: Callable[[bool], TokenGrant]) -> Token:
@@ -80,10 +121,15 @@ class TokenCache:
         ``fetch(has_fallback)`` is told whether a still-valid token is at hand, so it
         can make one quick attempt instead of retrying.
         """
+        token = self._get(digest(key), fetch)
+        known_secrets.add(token.value)  # in use: masked in every log line while it is
+        return token
+
+    def _get(self, key: Digest, fetch: Callable[[bool], TokenGrant]) -> Token:
         token = self._cached(key, until_refresh=True)
         if token is not None:
             return token
-        with self._lock_for(key):
+        with self._locked(key):
             token = self._cached(key, until_refresh=True)  # another thread may have refreshed it
             if token is not None:
                 return token
@@ -96,7 +142,8 @@ class TokenCache:
                 if stale is None:
                     raise
                 with self._guard:
-                    self._paused_until[key] = self.clock() + self.retry_pause
+                    if key in self._tokens:
+                        self._paused_until[key] = self.clock() + self.retry_pause
                 log.warning("token refresh failed; using the cached token until it expires",
                             extra={"fields": {"reason": exc.message}})
                 return stale
@@ -104,10 +151,11 @@ class TokenCache:
 
     def invalidate(self, key: Hashable, value: str) -> None:
         """Drop ``key``'s token if it is still ``value`` (a newer one from another thread stays)."""
+        hashed = digest(key)
         with self._guard:
-            token = self._tokens.get(key)
+            token = self._tokens.get(hashed)
             if token is not None and token.value == value:
-                del self._tokens[key]
+                self._drop(hashed)
 
     def clear(self) -> None:
         with self._guard:
@@ -115,15 +163,23 @@ class TokenCache:
             self._rejections.clear()
             self._paused_until.clear()
 
-    def _cached(self, key: Hashable, *, until_refresh: bool) -> Token | None:
+    def sizes(self) -> dict[str, int]:
+        """How many entries each per-key structure holds: what a memory check looks at."""
+        with self._guard:
+            return {"tokens": len(self._tokens), "pauses": len(self._paused_until),
+                    "rejections": len(self._rejections), "key locks": len(self._key_locks)}
+
+    def _cached(self, key: Digest, *, until_refresh: bool) -> Token | None:
         """The cached token while fresh (``until_refresh``) or merely unexpired; else None."""
-        token = self._tokens.get(key)
-        if token is None:
-            return None
+        with self._guard:
+            token = self._tokens.get(key)
+            if token is None:
+                return None
+            self._tokens.move_to_end(key)
         limit = token.refresh_at if until_refresh else token.expires_at
         return token._replace(from_cache=True) if self.clock() < limit else None
 
-    def _store(self, key: Hashable, grant: TokenGrant) -> Token:
+    def _store(self, key: Digest, grant: TokenGrant) -> Token:
         lifetime = UNKNOWN_LIFETIME if grant.lifetime is None else min(grant.lifetime, MAX_LIFETIME)
         now = self.clock()
         token = Token(grant.value, now + lifetime,
@@ -131,31 +187,67 @@ class TokenCache:
         if lifetime > 0:  # a token born expired is used once, never cached
             with self._guard:
                 self._tokens[key] = token
+                self._tokens.move_to_end(key)
                 self._rejections.pop(key, None)
                 self._paused_until.pop(key, None)
+                while len(self._tokens) > self.max_tokens:
+                    self._drop(next(iter(self._tokens)))
         return token
 
-    def _fetch_unless_rejected(self, key: Hashable, fetch: Callable[[], TokenGrant]) -> TokenGrant:
+    def _drop(self, key: Digest) -> None:
+        """Forget ``key``'s token (the guard is held)."""
+        self._tokens.pop(key, None)
+        self._paused_until.pop(key, None)
+
+    def _fetch_unless_rejected(self, key: Digest, fetch: Callable[[], TokenGrant]) -> TokenGrant:
         self._raise_remembered_rejection(key)
         try:
             return fetch()
         except CredentialsRejected as exc:
+            remembered = _Rejection(self.clock() + self.rejection_ttl, exc.message,
+                                    _plain(exc.details))
             with self._guard:
-                self._rejections[key] = (self.clock() + self.rejection_ttl, exc)
+                self._rejections[key] = remembered
+                self._rejections.move_to_end(key)
+                while len(self._rejections) > self.max_rejections:
+                    del self._rejections[next(iter(self._rejections))]
             raise
 
-    def _raise_remembered_rejection(self, key: Hashable) -> None:
+    def _raise_remembered_rejection(self, key: Digest) -> None:
         with self._guard:
             remembered = self._rejections.get(key)
             if remembered is None:
                 return
-            until, exc = remembered
-            if self.clock() >= until:
+            if self.clock() >= remembered.until:
                 del self._rejections[key]
                 return
-        # A copy: raising the stored one again would chain every caller's frames onto it.
-        raise copy.copy(exc)
+        # A new exception each time, made from plain values: nothing chains onto it.
+        raise CredentialsRejected(remembered.message, details=dict(remembered.details))
 
-    def _lock_for(self, key: Hashable) -> threading.Lock:
+    @contextlib.contextmanager
+    def _locked(self, key: Digest) -> Iterator[None]:
+        """``key``'s lock, made on first use and dropped when no thread holds or awaits it."""
         with self._guard:
-            return self._key_locks.setdefault(key, threading.Lock())
+            entry = self._key_locks.get(key)
+            if entry is None:
+                entry = self._key_locks[key] = _KeyLock()
+            entry.users += 1
+        try:
+            with entry.lock:
+                yield
+        finally:
+            with self._guard:
+                entry.users -= 1
+                if entry.users == 0:
+                    del self._key_locks[key]
+
+
+def _plain(details: Mapping[str, Any]) -> tuple[tuple[str, str | int | float | bool | None], ...]:
+    """A rejection's details as plain, bounded values (text, numbers), safe to keep for a minute."""
+    kept: list[tuple[str, str | int | float | bool | None]] = []
+    for name, value in details.items():
+        if value is None or isinstance(value, (bool, int, float)):
+            kept.append((str(name)[:100], value))
+        else:
+            kept.append((str(name)[:100], str(value)[:MAX_DETAIL_CHARS]))
+    return tuple(kept)

@@ -4,7 +4,9 @@ OpenWhisk turns an uncaught exception into ``{"error": "<text>"}``, which a web
 action serves as an opaque 400; App Builder's template answers every failure
 with a bare 500. :func:`web_action` makes a handler an entry point that sets up
 logging from ``LOG_LEVEL``, logs the parameters redacted at debug, and answers
-every failure with its own status, so ``main`` never raises.
+every failure with its own status, so ``main`` never raises. The secret values
+an invocation uses (client secret, tokens) stay in the masking list until it
+ends.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lib import log as action_log
+from lib._redact import known_secrets
 from lib.errors import ActionError, BadRequest
 from lib.params import redacted_params
 from lib.web import error_response
@@ -28,6 +31,11 @@ def web_action(handler: Handler) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
     @functools.wraps(handler)
     def main(params: dict[str, Any]) -> dict[str, Any]:
+        # The secrets and tokens this invocation uses stay masked until it ends.
+        with known_secrets.in_use():
+            return _answer(params)
+
+    def _answer(params: dict[str, Any]) -> dict[str, Any]:
         try:
             if not isinstance(params, Mapping):
                 raise BadRequest("parameters must be a JSON object")

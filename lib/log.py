@@ -3,7 +3,9 @@
 One JSON object a line on stderr, which OpenWhisk keeps as the activation's
 log. Every line passes through :data:`lib._redact.known_secrets`, so a client
 secret or token that slips into a message or a traceback is printed as
-``<hidden>``.
+``<hidden>``. A message or traceback is cut at ``MAX_FIELD_CHARS``, and text
+that UTF-8 cannot encode (a lone surrogate) is escaped, so no input can make a
+line fail to print.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ LEVELS: dict[str, int] = {
     "silly": logging.DEBUG,
 }
 DEFAULT_LEVEL = "info"
+MAX_FIELD_CHARS = 32_000  # of a message or a traceback in one line: a log is no dump
 PROJECT_LOGGERS = ("actions", "lib")
 
 
@@ -44,15 +47,27 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             # Masked before encoding too: JSON escapes quotes and backslashes inside a secret.
-            "message": known_secrets.mask(record.getMessage()),
+            "message": _bounded(known_secrets.mask(record.getMessage())),
         }
         activation_id = os.environ.get("__OW_ACTIVATION_ID")
         if activation_id:
             entry["activation_id"] = activation_id
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
-            entry["exception"] = known_secrets.mask(self.formatException(record.exc_info))
-        return known_secrets.mask(json.dumps(entry, default=str, ensure_ascii=False))
+            entry["exception"] = _bounded(known_secrets.mask(self.formatException(record.exc_info)))
+        line = known_secrets.mask(json.dumps(entry, default=str, ensure_ascii=False))
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from the input: escaped, not a crash
+            line = line.encode("utf-8", "backslashreplace").decode("utf-8")
+        return line
+
+
+def _bounded(text: str) -> str:
+    """At most MAX_FIELD_CHARS of ``text`` (already masked: the cut cannot split a secret)."""
+    if len(text) <= MAX_FIELD_CHARS:
+        return text
+    return text[:MAX_FIELD_CHARS] + f"…<{len(text) - MAX_FIELD_CHARS} more characters>"
 
 
 class StderrHandler(logging.StreamHandler):

@@ -11,10 +11,12 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lib._redact import redact
+from lib._redact import shown
 from lib.errors import BadRequest
 
 _MISSING = object()
+# The most a log line shows of the parameters (see redacted_params).
+MAX_LOGGED_CHARS = 16_000
 
 
 def lookup(params: Mapping[str, Any], dotted_key: str) -> Any:
@@ -63,9 +65,18 @@ def bearer_token(params: Mapping[str, Any]) -> str | None:
     return None
 
 
-def redacted_params(params: Mapping[str, Any]) -> str:
-    """The parameters as JSON, safe to log: every secret-named key at any depth is hidden."""
-    return json.dumps(redact(dict(params)), default=repr, ensure_ascii=False)
+def redacted_params(params: Mapping[str, Any], max_chars: int = MAX_LOGGED_CHARS) -> str:
+    """The parameters as JSON, safe to log: every secret-named key at any depth is hidden.
+
+    Bounded, so that a hostile request costs little to log: eight levels deep,
+    200 entries and 1,000 characters a string at most are shown (the rest is
+    counted), known secret values are masked, and the text is cut at
+    ``max_chars``.
+    """
+    text = json.dumps(shown(params, max_chars=max_chars), default=repr, ensure_ascii=False)
+    if len(text) > max_chars:
+        text = text[:max_chars] + f"…<{len(text) - max_chars} more characters>"
+    return text
 
 
 def boolean_param(params: Mapping[str, Any], name: str, default: bool) -> bool:

@@ -21,6 +21,11 @@ _PROCESS_VARIABLES = (
     "AIO_RUNTIME_AUTH",
     "AIO_RUNTIME_NAMESPACE",
     "WSK_CONFIG_FILE",
+    # The action's identity, when OpenWhisk passes it as init parameters.
+    "OAUTHS2S_CLIENT_ID",
+    "OAUTHS2S_CLIENT_SECRET",
+    "OAUTHS2S_CECREDENTIALS_METASCOPES",
+    "IMS_ORG_ID",
 )
 
 

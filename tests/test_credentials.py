@@ -59,31 +59,43 @@ def test_both_credential_sources(params: dict[str, Any]) -> None:
     assert identity.credentials.scopes == SCOPES
 
 
-def test_ims_org_id_input_wins_over_the_injected_org() -> None:
+def refused(names: str, source: str = "__ims_oauth_s2s") -> str:
+    return (f"parameter(s) '{names}' not allowed: the deployment supplies the credentials and "
+            f"org through {source}")
+
+
+def test_beside_the_injected_object_a_caller_cannot_choose_the_org() -> None:
     params = app_builder_params(IMS_ORG_ID="OTHERORG@AdobeOrg")
-    assert identity_from_params(params).org_id == "OTHERORG@AdobeOrg"
+    assert bad_request(params) == refused("IMS_ORG_ID")
 
 
-def test_injected_object_without_org_id_needs_ims_org_id() -> None:
+def test_injected_object_without_org_id_needs_ims_org_id_from_the_environment() -> None:
     params = app_builder_params()
     del params["__ims_oauth_s2s"]["org_id"]
     assert bad_request(params) == "missing parameter(s) 'IMS_ORG_ID'"
-    params["IMS_ORG_ID"] = ORG_ID
-    assert identity_from_params(params).org_id == ORG_ID
+    assert bad_request({**params, "IMS_ORG_ID": ORG_ID}) == refused("IMS_ORG_ID")
+    assert identity_from_params(params, environ={"IMS_ORG_ID": ORG_ID}).org_id == ORG_ID
 
 
-def test_tutorial_inputs_take_precedence_over_the_injected_object() -> None:
+def test_the_tutorial_inputs_beside_the_injected_object_are_refused() -> None:
     params = action_params(__ims_oauth_s2s={"client_id": "injected", "client_secret": "other-s",
                                             "org_id": "INJ@AdobeOrg", "scopes": ["x"]})
-    identity = identity_from_params(params)
-    assert identity.credentials.client_id == CLIENT_ID
-    assert identity.org_id == ORG_ID
+    assert bad_request(params) == refused(ALL_INPUTS)
 
 
-def test_any_tutorial_input_means_the_tutorial_inputs_are_used() -> None:
-    params = app_builder_params(OAUTHS2S_CLIENT_ID=CLIENT_ID)
-    assert bad_request(params) == (
-        "missing parameter(s) 'OAUTHS2S_CLIENT_SECRET,OAUTHS2S_CECREDENTIALS_METASCOPES'")
+@pytest.mark.parametrize(("name", "value"), [
+    ("OAUTHS2S_CLIENT_ID", "attacker-client"), ("OAUTHS2S_CLIENT_SECRET", "guess-0001"),
+    ("OAUTHS2S_CECREDENTIALS_METASCOPES", "openid,AdobeID,admin"), ("IMS_ORG_ID", ORG_ID),
+    ("OAUTHS2S_CLIENT_SECRET", ""), ("IMS_ORG_ID", None)])
+def test_beside_the_injected_object_no_identity_parameter_is_allowed(name: str,
+                                                                     value: object) -> None:
+    """Adding or replacing any one field, even with the same value or an empty one, is a 400."""
+    assert bad_request(app_builder_params(**{name: value})) == refused(name)
+
+
+def test_any_tutorial_input_beside_the_injected_object_is_named() -> None:
+    params = app_builder_params(OAUTHS2S_CLIENT_ID=CLIENT_ID, OAUTHS2S_CLIENT_SECRET="guess")
+    assert bad_request(params) == refused("OAUTHS2S_CLIENT_ID,OAUTHS2S_CLIENT_SECRET")
 
 
 def test_all_missing_are_named_in_one_message() -> None:
@@ -155,3 +167,123 @@ def test_error_messages_never_carry_the_secret() -> None:
     for params in (action_params(OAUTHS2S_CLIENT_ID=""), action_params(IMS_ORG_ID="a b"),
                    action_params(OAUTHS2S_CECREDENTIALS_METASCOPES=5)):
         assert CLIENT_SECRET not in bad_request(params)
+
+
+# --- the identity from the environment (OpenWhisk init parameters) ---------------------------
+
+ENVIRONMENT = {"OAUTHS2S_CLIENT_ID": CLIENT_ID, "OAUTHS2S_CLIENT_SECRET": CLIENT_SECRET,
+               "OAUTHS2S_CECREDENTIALS_METASCOPES": ",".join(SCOPES), "IMS_ORG_ID": ORG_ID}
+FROM_ENVIRONMENT = "the environment (init parameters)"
+
+
+def test_the_identity_from_the_environment_alone() -> None:
+    identity = identity_from_params({"current": "true"}, environ=ENVIRONMENT)
+    assert identity.credentials == (CLIENT_ID, CLIENT_SECRET, SCOPES)
+    assert identity.org_id == ORG_ID
+
+
+def test_the_process_environment_is_read_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    assert identity_from_params({}).org_id == ORG_ID
+    assert bad_request({"IMS_ORG_ID": "OTHER@AdobeOrg"}) == refused("IMS_ORG_ID",
+                                                                    FROM_ENVIRONMENT)
+
+
+@pytest.mark.parametrize("name", ["OAUTHS2S_CLIENT_ID", "OAUTHS2S_CLIENT_SECRET",
+                                  "OAUTHS2S_CECREDENTIALS_METASCOPES", "IMS_ORG_ID"])
+def test_beside_the_environment_no_identity_parameter_is_allowed(name: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        identity_from_params({name: "caller-value"}, environ=ENVIRONMENT)
+    assert caught.value.message == refused(name, FROM_ENVIRONMENT)
+
+
+def test_one_field_in_the_environment_is_enough_to_refuse_parameters() -> None:
+    """A deployment that puts only the secret in the environment must put the rest there too:
+    otherwise a field it forgot could be added by any caller."""
+    with pytest.raises(BadRequest) as caught:
+        identity_from_params(action_params(), environ={"OAUTHS2S_CLIENT_SECRET": "from-env-1"})
+    assert caught.value.message == refused(ALL_INPUTS, FROM_ENVIRONMENT)
+    with pytest.raises(BadRequest) as caught:
+        identity_from_params({}, environ={"OAUTHS2S_CLIENT_SECRET": "from-env-1"})
+    assert caught.value.message == (
+        "missing parameter(s) 'IMS_ORG_ID,OAUTHS2S_CLIENT_ID,OAUTHS2S_CECREDENTIALS_METASCOPES'")
+
+
+def test_the_environment_wins_over_the_injected_object_field_by_field() -> None:
+    """App Builder's object with the org replaced by an init parameter."""
+    identity = identity_from_params(app_builder_params(),
+                                    environ={"IMS_ORG_ID": "INITORG@AdobeOrg"})
+    assert identity.org_id == "INITORG@AdobeOrg"
+    assert identity.credentials.client_secret == CLIENT_SECRET
+    caller_object = {"__ims_oauth_s2s": {"client_id": "x", "client_secret": "guess-0002",
+                                         "org_id": "CALLER@AdobeOrg", "scopes": ["admin"]}}
+    identity = identity_from_params(caller_object, environ=ENVIRONMENT)
+    assert identity == identity_from_params({}, environ=ENVIRONMENT)
+
+
+def test_beside_both_sources_the_message_names_both() -> None:
+    assert bad_request_with(app_builder_params(IMS_ORG_ID=ORG_ID), {"IMS_ORG_ID": ORG_ID}) == (
+        refused("IMS_ORG_ID", f"{FROM_ENVIRONMENT} and __ims_oauth_s2s"))
+
+
+def bad_request_with(params: dict[str, Any], environ: dict[str, str]) -> str:
+    with pytest.raises(BadRequest) as caught:
+        identity_from_params(params, environ=environ)
+    return caught.value.message
+
+
+def test_an_empty_environment_variable_counts_as_unset() -> None:
+    environ = dict.fromkeys(ENVIRONMENT, "")
+    assert identity_from_params(action_params(), environ=environ).org_id == ORG_ID
+
+
+def test_a_bad_value_in_the_environment_is_named() -> None:
+    assert bad_request_with({}, {**ENVIRONMENT, "IMS_ORG_ID": "org with space"}) == (
+        "parameter 'IMS_ORG_ID' must be a string of visible ASCII characters")
+
+
+def test_the_tutorial_inputs_alone_are_still_the_identity() -> None:
+    """No environment and no injected object: the parameters, which `final` protects."""
+    assert identity_from_params(action_params(), environ={}).org_id == ORG_ID
+
+
+# --- text that cannot be encoded -------------------------------------------------------------
+
+LONE = "\ud800"
+
+
+@pytest.mark.parametrize(("params", "path"), [
+    (action_params(OAUTHS2S_CLIENT_SECRET=f"p8e-{LONE}-secret"), "OAUTHS2S_CLIENT_SECRET"),
+    (action_params(OAUTHS2S_CECREDENTIALS_METASCOPES=f"openid,{LONE}"),
+     "OAUTHS2S_CECREDENTIALS_METASCOPES"),
+    (injected(["openid", f"x{LONE}"]), "__ims_oauth_s2s.scopes"),
+    (injected("openid,\udfff"), "__ims_oauth_s2s.scopes"),
+])
+def test_a_lone_surrogate_is_a_400_naming_the_parameter(params: dict[str, Any],
+                                                         path: str) -> None:
+    assert bad_request(params) == (
+        f"parameter '{path}' must be valid Unicode text (it holds a lone surrogate)")
+
+
+def test_a_lone_surrogate_in_the_injected_secret() -> None:
+    params = app_builder_params()
+    params["__ims_oauth_s2s"]["client_secret"] = LONE * 8
+    assert bad_request(params) == ("parameter '__ims_oauth_s2s.client_secret' must be valid "
+                                   "Unicode text (it holds a lone surrogate)")
+
+
+def test_paired_surrogates_and_other_unicode_are_fine() -> None:
+    secret = "p8e-é€𝄞-secret"
+    assert identity_from_params(action_params(OAUTHS2S_CLIENT_SECRET=secret),
+                                environ={}).credentials.client_secret == secret
+
+
+def test_scopes_given_as_a_list_init_parameter_arrive_as_json() -> None:
+    """The runtime exports an init parameter that is not a string as compact JSON."""
+    environ = {**ENVIRONMENT, "OAUTHS2S_CECREDENTIALS_METASCOPES": '["openid","AdobeID"]'}
+    assert identity_from_params({}, environ=environ).credentials.scopes == ("openid", "AdobeID")
+    environ["OAUTHS2S_CECREDENTIALS_METASCOPES"] = '["openid", 3]'
+    assert bad_request_with({}, environ) == (
+        "parameter 'OAUTHS2S_CECREDENTIALS_METASCOPES' must be a comma-separated string or a "
+        "list of strings")

@@ -15,11 +15,20 @@ from typing import Any
 import pytest
 
 from bench.faults import (
+    ENDPOINT_CASES,
+    LOG_BUDGET,
+    MEMORY_GROWTH_MB,
     SCENARIOS,
+    Deployment,
+    EndpointCase,
     Scenario,
+    endpoint_table,
     invocation_params,
     invoke,
     markdown,
+    memory_figures,
+    memory_table,
+    run_endpoint_case,
     run_scenario,
     table,
     to_json,
@@ -145,3 +154,103 @@ def test_the_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         faults_main(["--help"])
     assert exited.value.code == 0
     assert "usage: python -m bench.faults" in capsys.readouterr().out
+
+
+# --- round two: identity precedence, input no path turns into a 500, bounded logs ------------
+
+
+def test_every_identity_source_and_hostile_input_class_has_scenarios() -> None:
+    names = [s.name for s in SCENARIOS]
+    assert {s.deployment for s in SCENARIOS} == set(Deployment)
+    assert sum("lone surrogate" in name for name in names) >= 3
+    assert sum(name.startswith("debug, ") for name in names) >= 3
+    assert sum("the caller" in name for name in names) >= 4
+
+
+def test_no_scenario_logs_more_than_the_budget(adobe: AdobeEmulator) -> None:
+    for scenario in SCENARIOS:
+        if scenario.name.startswith("debug, "):
+            observation = run_scenario(adobe, scenario)
+            assert 0 < observation.logged <= LOG_BUDGET
+            assert "parameters:" in observation.seen
+
+
+def test_an_identity_the_caller_adds_never_reaches_ims(adobe: AdobeEmulator) -> None:
+    for scenario in SCENARIOS:
+        if "the caller" in scenario.name:
+            run_scenario(adobe, scenario)
+    sent = [r.body.decode() for r in adobe.requests if r.endpoint == "ims"]
+    assert sent
+    assert all("caller" not in body.lower() and "CA11E5" not in body for body in sent)
+    aem_orgs = {r.headers.get("x-gw-ims-org-id") for r in adobe.requests if r.endpoint == "aem"}
+    assert aem_orgs == {adobe.org_id}
+
+
+# --- endpoints refused at configuration --------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ENDPOINT_CASES, ids=lambda case: case.shown())
+def test_each_endpoint_value_is_judged_by_the_host_dialed(adobe: AdobeEmulator,
+                                                          case: EndpointCase) -> None:
+    observation = run_endpoint_case(adobe, case)
+    if case.refused:
+        assert observation.status == 500
+        assert observation.message.startswith(f"{case.variable} {case.refused}")
+        assert observation.requests == 0
+        assert observation.looked_up == ()
+    elif case.dials:
+        assert observation.looked_up == (case.dials,)  # stopped there: nothing left the machine
+    else:
+        assert observation.status == 200
+    assert observation.problems == ()
+
+
+def test_the_issue_examples_pass_the_old_check_and_are_refused_now() -> None:
+    """What urllib.parse reads (the old check's view) ends in an allowed suffix or loopback;
+    what urllib3 reads is another host."""
+    from urllib.parse import urlsplit
+
+    from urllib3.util import parse_url
+
+    for case in ENDPOINT_CASES[:2]:
+        url = case.url.format(port=8080)
+        checked = urlsplit(url).hostname or ""
+        assert checked.endswith(".adobelogin.com") or checked == "127.0.0.1"
+        assert parse_url(url).host == "evil.example"
+        assert case.refused
+
+
+def test_the_endpoint_table_shows_each_value_and_its_verdict(adobe: AdobeEmulator) -> None:
+    observations = [run_endpoint_case(adobe, case) for case in ENDPOINT_CASES[:3]]
+    text = markdown([], 1.0, endpoints=observations)
+    assert endpoint_table(observations).title in text
+    assert "`https://evil.example\\.adobelogin.com/ims/token/v3`" in text
+    assert "`http://evil.example\\@127.0.0.1:PORT/ims/token/v3`" in text
+    assert "`https://evil.example\\t.adobelogin.com/ims/token/v3`" in text
+    assert "3 of 3 endpoint values as documented." in text
+    document = json.loads(to_json([], endpoints=observations))
+    assert [e["observed"] for e in document["endpoints"]] == ["500, nothing sent"] * 3
+    assert all(e["problems"] == [] for e in document["endpoints"])
+
+
+# --- memory under hostile or many credentials ------------------------------------------------
+
+
+def test_memory_stays_bounded_in_a_fresh_process() -> None:
+    """A small run of the figures ``python -m bench.faults`` prints for 5,000 of each."""
+    figures = memory_figures(300)
+    assert [p.calls for p in figures.points] == [1, 300, 300]
+    assert all(p.answered == p.calls for p in figures.points)
+    after_rejected, after_valid = figures.points[1].sizes, figures.points[2].sizes
+    assert after_rejected["rejections"] == figures.bounds["rejections"]  # full, not over
+    assert after_valid["tokens"] == figures.bounds["tokens"]
+    assert after_valid["key locks"] == 0
+    assert after_valid["masked values"] <= figures.bounds["masked values"]
+    assert figures.growth_mb < MEMORY_GROWTH_MB
+    assert figures.problems == ()
+    text = markdown([], 1.0, memory=figures)
+    assert memory_table(figures).title in text
+    assert "after 300 distinct rejected secrets" in text
+    document = json.loads(to_json([], memory=figures))
+    assert document["memory"]["identities"] == 300
+    assert document["memory"]["problems"] == []
