@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -133,3 +134,15 @@ def test_python_m_tools_local_needs_an_action() -> None:
                           text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "the following arguments are required: action" in done.stderr
+
+
+def test_identity_variables_of_the_shell_do_not_reach_the_action(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exported credentials would count as init parameters; a container has none but its own."""
+    monkeypatch.setenv("OAUTHS2S_CLIENT_SECRET", "a-secret-from-the-developer-shell")
+    monkeypatch.setenv("IMS_ORG_ID", "SHELL@AdobeOrg")
+    with LocalClient(REPO / "manifest.yaml", None, sandbox=True) as client:
+        activation = client.invoke("dx-excshell-1/generic")
+    assert activation.ok, activation.result
+    assert activation.result["body"]["imsOrgId"] == SANDBOX_ORG_ID
+    assert os.environ["IMS_ORG_ID"] == "SHELL@AdobeOrg"  # the shell's own, back after the call

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib._redact import known_secrets
+from lib.credentials import IDENTITY_FIELDS
 from lib.endpoints import ENDPOINT_VARIABLES
 from lib.log import JsonFormatter, StderrHandler, fields
 from lib.web import MAX_PAYLOAD_BYTES
@@ -168,10 +169,15 @@ def activation_environment(action: LocalAction, activation_id: str,
 
 
 @contextlib.contextmanager
-def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
-    """``values`` in os.environ for the block; what was there before comes back after."""
+def patched_environ(values: Mapping[str, str | None]) -> Iterator[None]:
+    """``values`` in os.environ for the block (None: removed); what was there before comes
+    back after."""
     saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:
@@ -207,8 +213,11 @@ def invoke(action: LocalAction, params: Mapping[str, Any]) -> Activation:
     activation_id = secrets.token_hex(16)
     with _CALL_LOCK:
         started = time.monotonic()
-        environment = {**action.environment, **init,
-                       **activation_environment(action, activation_id)}
+        # A container's environment holds the init parameters, not the developer's shell:
+        # an identity variable exported there must not stand in for an init input.
+        environment: dict[str, str | None] = {
+            **dict.fromkeys(IDENTITY_FIELDS), **action.environment, **init,
+            **activation_environment(action, activation_id)}
         with patched_environ(environment):
             result = _call(entry, arguments)
         duration_ms = int((time.monotonic() - started) * 1000)
