@@ -13,6 +13,8 @@ import requests
 import deploy as cli
 from tests.deploy_support import FIXTURES, HELLO_ENV, REPO, copy_fixture, run_like_openwhisk
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn, as_dict
+from tools.deploy.build import build_zips
+from tools.manifest import load_manifest
 from tools.sandbox import AdobeEmulator
 
 ALARM = FIXTURES / "alarm_project" / "manifest.yaml"
@@ -227,3 +229,38 @@ def test_the_tutorial_s_app_builder_layout_deploys_and_answers_from_its_zip(
     assert managed["file"] == "app.config.yaml"
     assert activation.results[0]["statusCode"] == 200, activation.stderr
     assert json.dumps(activation.results[0]).count(adobe.org_id) >= 1
+
+
+def test_the_repo_s_manifest_deploys_its_identity_as_init_parameters(
+        tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, ow: OpenWhiskStandIn,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    identity = {"OAUTHS2S_CLIENT_ID": "client", "OAUTHS2S_CLIENT_SECRET": SECRET,
+                "OAUTHS2S_CECREDENTIALS_METASCOPES": "openid", "IMS_ORG_ID": "ORG@AdobeOrg"}
+    for name, value in {**identity, **ow.env()}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "empty.env").write_text("")  # not the developer's .env
+
+    deploy(capsys, "--manifest", str(REPO / "manifest.yaml"), "--env-file",
+           str(tmp_path / "empty.env"))
+
+    stored = ow.view("actions", "dx-excshell-1/generic")["parameters"]
+    assert {item["key"]: item.get("init", False) for item in stored} == {
+        "LOG_LEVEL": False, **dict.fromkeys(identity, True)}
+
+
+def test_the_zip_answers_200_with_its_credentials_only_in_the_environment(
+        tmp_path: pathlib.Path) -> None:
+    manifest = load_manifest(REPO / "manifest.yaml", {}, blank_unset=lambda _: True)
+    code = build_zips(manifest)[0].data
+    with AdobeEmulator() as adobe:
+        environment = {**adobe.env(), **adobe.params()}  # as /init exports init parameters
+        activation = run_like_openwhisk(
+            code, tmp_path, params=[{"LOG_LEVEL": "info"},
+                                    {"LOG_LEVEL": "info", "IMS_ORG_ID": "CALLER@AdobeOrg"}],
+            env=environment, action_name="/ns/dx-excshell-1/generic")
+    assert activation.results[0]["statusCode"] == 200, activation.stderr
+    assert activation.results[0]["body"]["imsOrgId"] == adobe.org_id
+    refused = activation.results[1]["error"]
+    assert refused["statusCode"] == 400  # a caller cannot add an identity field
+    assert "IMS_ORG_ID" in refused["body"]["error"]
