@@ -913,6 +913,8 @@ def parser() -> argparse.ArgumentParser:
         epilog="Exit status 0 when everything behaves as documented, 1 otherwise. Nothing "
                "leaves 127.0.0.1; no credentials are needed.")
     p.add_argument("--json", action="store_true", help="print JSON instead of the markdown table")
+    p.add_argument("--quick-tools", action="store_true",
+                   help="the tools' faults with a 0.3 s idle timeout instead of the real 15 s")
     p.add_argument("--identities", type=int, default=MEMORY_IDENTITIES, metavar="N",
                    help="distinct rejected secrets, then valid identities, for the memory "
                         f"table (default {MEMORY_IDENTITIES:,}; 0 leaves the table out)")
@@ -920,6 +922,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bench import tool_faults
     from bench.harness import sandbox
 
     args = parser().parse_args(argv)
@@ -929,10 +932,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         endpoints = [run_endpoint_case(emulator, case) for case in ENDPOINT_CASES]
     memory = memory_figures(args.identities) if args.identities > 0 else None
     seconds = time.perf_counter() - started
-    print(to_json(observations, endpoints, memory) if args.json
-          else markdown(observations, seconds, endpoints, memory), end="")
+    tools_started = time.perf_counter()
+    tools = tool_faults.run_all(quick=args.quick_tools)  # deploy.py and the local server
+    tools_seconds = time.perf_counter() - tools_started
+    if args.json:
+        document = {**json.loads(to_json(observations, endpoints, memory)),
+                    "tools": json.loads(tool_faults.to_json(tools))}
+        print(json.dumps(document, indent=2))
+    else:
+        print(markdown(observations, seconds, endpoints, memory), end="")
+        print("\n## The tools\n\n" + tool_faults.markdown(tools, tools_seconds), end="")
     failed = (any(o.problems for o in observations) or any(o.problems for o in endpoints)
-              or (memory is not None and bool(memory.problems)))
+              or (memory is not None and bool(memory.problems))
+              or not all(result.as_documented for result in tools))
     return 1 if failed else 0
 
 
