@@ -53,6 +53,7 @@ from lib.endpoints import (
 )
 from lib.errors import ConfigurationError
 from lib.web import MAX_PAYLOAD_BYTES
+from tools.local.runner import patched_environ
 from tools.sandbox import ABSENT, AdobeEmulator, Fault, RecordedRequest
 
 if TYPE_CHECKING:
@@ -360,11 +361,11 @@ def run_scenario(emulator: AdobeEmulator, scenario: Scenario) -> Observation:
     emulator.queue("aem", *scenario.aem)
     aem_before = len(_bearer_tokens(emulator))
     try:
-        with _Capture() as capture, _environ(deployment_environment(emulator,
+        with _Capture() as capture, patched_environ(deployment_environment(emulator,
                                                                      scenario.deployment)):
             request = {**params, **scenario.request()}
             if scenario.ims_refused:
-                with _refused_url() as url, _environ({"IMS_TOKEN_URL": url}):
+                with _refused_url() as url, patched_environ({"IMS_TOKEN_URL": url}):
                     first = invoke(emulator, request)
             else:
                 first = invoke(emulator, request)
@@ -390,7 +391,7 @@ def invoke(emulator: AdobeEmulator, params: dict[str, Any]) -> Invocation:
     deadline_ms = int((time.time() + DEADLINE_SECONDS) * 1000)
     started = time.perf_counter()
     raised = None
-    with _environ({"__OW_DEADLINE": str(deadline_ms)}):
+    with patched_environ({"__OW_DEADLINE": str(deadline_ms)}):
         try:
             result: Any = action_main(params)
         except Exception as exc:  # what the platform would turn into an opaque error
@@ -404,21 +405,6 @@ def _bearer_tokens(emulator: AdobeEmulator) -> list[str]:
     """The access tokens the action sent to AEM: every token it got and used."""
     return [r.headers.get("authorization", "").removeprefix("Bearer ")
             for r in emulator.requests if r.endpoint == "aem"]
-
-
-@contextlib.contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    """``values`` in os.environ for the block; what was there before comes back after."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -618,7 +604,7 @@ def run_endpoint_case(emulator: AdobeEmulator, case: EndpointCase) -> EndpointOb
         return real_getaddrinfo(host, *args, **kwargs)
 
     requests_before = emulator.token_requests + emulator.aem_requests
-    with _environ({case.variable: case.url.format(port=port)}):
+    with patched_environ({case.variable: case.url.format(port=port)}):
         try:
             AdobeEndpoints.from_env()
             configuration = "allowed"
