@@ -266,3 +266,38 @@ def test_json_nested_too_deep_is_a_400_as_on_openwhisk(local: Project) -> None:
     assert answer.status_code == 400
     assert answer.json()["error"] == "The request content was malformed: nested too deeply."
     assert json.loads(answer.text)["code"]
+
+
+# --- transport of deploy.py ------------------------------------------------------------------
+
+@pytest.mark.parametrize("apihost", ["http://ow.example.com", "http://10.1.2.3:3233",
+                                     "HTTP://ow.example.com", "http://[2001:db8::1]"])
+def test_plain_http_off_loopback_is_refused_unless_allowed(apihost: str) -> None:
+    with pytest.raises(CredentialsError, match=r"plain http: the AUTH key would cross the "
+                                               r"network in clear.*--allow-http"):
+        find_credentials({}, apihost=apihost, auth=AUTH)
+    assert find_credentials({}, apihost=apihost, auth=AUTH,
+                            allow_http=True).apihost.lower() == apihost.lower()
+
+
+@pytest.mark.parametrize("apihost", ["http://127.0.0.1:3233", "http://localhost:3233",
+                                     "http://[::1]:3233", "https://ow.example.com"])
+def test_https_and_loopback_need_no_flag(apihost: str) -> None:
+    assert find_credentials({}, apihost=apihost, auth=AUTH).apihost == apihost
+
+
+@pytest.mark.parametrize("apihost", ["https://ow.example.com/api", "https://ow.example.com?x=1",
+                                     "https://ow.example.com#top", "ow.example.com#",
+                                     "https://ow.example.com/#frag"])
+def test_an_apihost_with_a_path_query_or_fragment_is_an_error(apihost: str) -> None:
+    with pytest.raises(CredentialsError, match="no path, query or fragment"):
+        find_credentials({}, apihost=apihost, auth=AUTH)
+
+
+def test_deploy_refuses_plain_http_before_sending_anything(
+        project: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "manifest.yaml").write_text(MANIFEST_HEAD)
+    assert cli.main(["deploy", "--apihost", "http://ow.example.com", "--auth", AUTH]) == 2
+    err = capsys.readouterr().err
+    assert "plain http" in err
+    assert AUTH.partition(":")[2] not in err

@@ -39,6 +39,9 @@ def parser() -> argparse.ArgumentParser:
                                             "NAMESPACE in ~/.wskprops, else your own)")
     target.add_argument("--dry-run", action="store_true",
                         help="print the requests instead of sending them")
+    target.add_argument("--allow-http", action="store_true",
+                        help="allow a plain http APIHOST off loopback (the AUTH key then "
+                             "crosses the network in clear)")
 
     top = argparse.ArgumentParser(
         prog="deploy.py",
@@ -122,7 +125,8 @@ def _run(args: argparse.Namespace) -> int:
         apihost=args.apihost, auth=args.auth, namespace=args.namespace, dry_run=args.dry_run,
         vendor=getattr(args, "vendor", False), pip_args=tuple(getattr(args, "pip_arg", ())),
         project=getattr(args, "project", None), force=getattr(args, "force", False),
-        prune=getattr(args, "prune", True)) if args.command in ("deploy", "undeploy") else None
+        prune=getattr(args, "prune", True), allow_http=args.allow_http,
+    ) if args.command in ("deploy", "undeploy") else None
     if args.command == "undeploy" and args.project:
         return operations.undeploy(None, env, options or operations.Options())
     # A zip holds code, not inputs: build needs no variable set.

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from lib.endpoints import is_loopback
 from tools.errors import ToolError
 from tools.textfile import read_env_file
 
@@ -49,6 +50,7 @@ def find_credentials(
     apihost: str | None = None,
     auth: str | None = None,
     namespace: str | None = None,
+    allow_http: bool = False,
 ) -> Credentials:
     """Flags first, then ``AIO_RUNTIME_*``, then ``$WSK_CONFIG_FILE`` or ``~/.wskprops``.
 
@@ -73,12 +75,13 @@ def find_credentials(
         raise CredentialsError(f"the AUTH key from {source} has characters other than ASCII")
     if not user or not key:
         raise CredentialsError(f"the AUTH key from {source} is not of the form uuid:key")
-    return Credentials(normal_apihost(chosen.apihost), chosen.auth,
+    return Credentials(normal_apihost(chosen.apihost, allow_http=allow_http), chosen.auth,
                        chosen.namespace or OWN_NAMESPACE, source)
 
 
-def normal_apihost(apihost: str) -> str:
-    """``scheme://host[:port]``; a bare host means https, as the wsk CLI has it."""
+def normal_apihost(apihost: str, *, allow_http: bool = False) -> str:
+    """``scheme://host[:port]``; a bare host means https, as the wsk CLI has it. Plain http
+    would carry the AUTH key in clear: only to loopback, unless ``allow_http``."""
     value = apihost.strip().rstrip("/")
     if "://" not in value:
         value = "https://" + value
@@ -88,9 +91,14 @@ def normal_apihost(apihost: str) -> str:
     except ValueError:
         raise CredentialsError(f"APIHOST {_shown(apihost)} has an invalid port") from None
     if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path
-            or parts.query or parts.username or parts.password):
-        raise CredentialsError(
-            f"APIHOST {_shown(apihost)} is not a host or an http(s) URL of one")
+            or parts.query or parts.fragment or "#" in value or parts.username
+            or parts.password):
+        raise CredentialsError(f"APIHOST {_shown(apihost)} is not a host or an http(s) URL of "
+                               "one (no path, query or fragment)")
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_http:
+        raise CredentialsError(f"APIHOST {_shown(apihost)} is plain http: the AUTH key would "
+                               "cross the network in clear. Use https, or pass --allow-http "
+                               "if this network is yours")
     return value
 
 

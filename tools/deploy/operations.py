@@ -46,6 +46,7 @@ class Options:
     project: str | None = None  # wins over the manifest's
     force: bool = False  # send every entity, changed or not
     prune: bool = True  # delete what the project owns and the manifest no longer has
+    allow_http: bool = False  # an http:// APIHOST off loopback: the AUTH key in clear
 
 
 
@@ -200,7 +201,7 @@ def _credentials(env: Mapping[str, str], options: Options) -> Credentials | None
     """The target; a dry run does without when none are configured."""
     try:
         return find_credentials(env, apihost=options.apihost, auth=options.auth,
-                                namespace=options.namespace)
+                                namespace=options.namespace, allow_http=options.allow_http)
     except CredentialsError:
         if options.dry_run:
             return None
