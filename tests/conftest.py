@@ -26,6 +26,12 @@ _PROCESS_VARIABLES = (
     "OAUTHS2S_CLIENT_SECRET",
     "OAUTHS2S_CECREDENTIALS_METASCOPES",
     "IMS_ORG_ID",
+    # deploy.py honours a developer's proxy and CA bundle; the tests talk to loopback only.
+    *(f"{scheme}_PROXY" for scheme in ("HTTP", "HTTPS", "ALL", "NO")),
+    *(f"{scheme}_proxy" for scheme in ("http", "https", "all", "no")),
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "CURL_CA_BUNDLE",
 )
 
 

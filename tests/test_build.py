@@ -17,13 +17,14 @@ from tests.deploy_support import (
     run_like_openwhisk,
 )
 from tools.deploy.build import (
-    BuildError,
+    ActionZip,
     build_zip,
     build_zips,
-    entry_point,
+    cached_name,
     vendor_files,
     write_zips,
 )
+from tools.deploy.sources import BuildError, entry_point
 from tools.manifest import load_manifest
 
 # Files a project holds that must stay out of the zip.
@@ -48,6 +49,11 @@ CLUTTER = {
 }
 
 
+def source_names(built: ActionZip) -> list[str]:
+    """The zip's names less the bytecode beside the sources (tests/test_bytecode.py has it)."""
+    return [name for name in built.names() if not name.endswith(".pyc")]
+
+
 def manifest_for(root: pathlib.Path, manifest: str | None = None, files: dict | None = None):
     path = make_project(root, manifest, files) if manifest else make_project(root, files=files)
     return load_manifest(path, HELLO_ENV)
@@ -59,7 +65,7 @@ def test_the_zip_holds_the_entry_point_the_action_package_and_lib_only(
 
     [built] = build_zips(manifest)
 
-    assert built.names() == [
+    assert source_names(built) == [
         "__main__.py",
         "actions/__init__.py",
         "actions/hello/__init__.py",
@@ -95,8 +101,8 @@ def test_a_single_file_action_ships_alone_with_its_parent_packages(
 
     [built] = build_zips(manifest)
 
-    assert built.names() == ["__main__.py", "actions/__init__.py", "actions/single.py",
-                             "lib/__init__.py", "lib/util.py"]
+    assert source_names(built) == ["__main__.py", "actions/__init__.py", "actions/single.py",
+                                   "lib/__init__.py", "lib/util.py"]
     activation = run_like_openwhisk(built.data, tmp_path, params=[{}])
     assert activation.results == [{"body": "hello one"}]
 
@@ -183,7 +189,11 @@ def test_vendor_installs_the_requirements_into_the_zip_root(tmp_path: pathlib.Pa
     assert "tinydep/__init__.py" in names
     assert "tinydep-1.0.dist-info/METADATA" in names
     assert "requirements.txt" not in names
-    assert not [n for n in names if n.endswith(".pyc") or n.startswith("bin/")]
+    assert not [n for n in names if n.startswith("bin/")]
+    # pip's own bytecode stays out; the build's own goes beside each source
+    assert {n for n in names if n.endswith(".pyc")} == ({
+        cached_name(n) for n in names if n.endswith(".py") and n != "__main__.py"}
+        if built.bytecode else set())
     assert built.data == again.data
     activation = run_like_openwhisk(built.data, tmp_path, params=[{"name": "vendored"}])
     assert activation.results[0]["body"]["greeting"] == "vendored 42"

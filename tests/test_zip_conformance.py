@@ -50,4 +50,4 @@ def test_the_built_zip_holds_nothing_the_runtime_must_not_see() -> None:
     assert names[0] == "__main__.py"
     assert {name.split("/")[0] for name in names} == {"__main__.py", "actions", "lib"}
     assert "actions/generic/__main__.py" not in names
-    assert all(name.endswith(".py") for name in names)
+    assert all(name.endswith(".py") or "/__pycache__/" in name for name in names)

@@ -8,10 +8,14 @@ never follows a redirect to another host.
 from __future__ import annotations
 
 import base64
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
+
+from requests.utils import get_environ_proxies
 
 from lib import http
 from lib._redact import KnownSecrets
@@ -26,6 +30,8 @@ API = "/api/v1"
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 MAX_MESSAGE = 500
 LIST_PAGE = 200  # the most entities OpenWhisk lists in one answer
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
+REQUEST_SECONDS = 30.0  # a server that trickles its answer cannot hold a deploy for minutes
 
 
 @dataclass(frozen=True)
@@ -96,11 +102,20 @@ class OpenWhiskError(ToolError):
 RETRIES = http.RetryPolicy(statuses=http.RETRY_STATUSES | {500})
 
 
+def environment_transport(url: str) -> http.Transport:
+    """What a developer behind a corporate proxy or with a private CA sets: ``HTTPS_PROXY``/
+    ``HTTP_PROXY`` with ``NO_PROXY``, and ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE``."""
+    bundle = next((os.environ[name] for name in CA_BUNDLE_VARIABLES if os.environ.get(name)),
+                  None)
+    return http.Transport(bundle or True, get_environ_proxies(url))
+
+
 class Client:
-    def __init__(self, credentials: Credentials, *,
-                 policy: http.RetryPolicy = RETRIES) -> None:
+    def __init__(self, credentials: Credentials, *, policy: http.RetryPolicy = RETRIES,
+                 request_seconds: float = REQUEST_SECONDS) -> None:
         self.credentials = credentials
         self.policy = policy
+        self.request_seconds = request_seconds  # each request's deadline, retries included
         # Anything the server echoes back is masked before it is shown.
         self.secrets = KnownSecrets()
         self.secrets.add(credentials.auth)
@@ -186,15 +201,23 @@ class Client:
                 call.method,
                 self.credentials.apihost + call.path,
                 service=SERVICE,
-                deadline=Deadline(None),
+                deadline=Deadline(time.time() + self.request_seconds),
                 policy=self.policy,
                 max_body=MAX_ANSWER_BYTES,
                 auth=self.credentials.basic_auth,
                 params=dict(call.params),
                 json=call.body,
                 headers={"Accept": "application/json"},
+                transport=environment_transport(self.credentials.apihost),
             )
         except ActionError as exc:  # unreachable, too slow, or an oversized answer
+            if exc.details.get("reason") == "SSLError":
+                host = urlsplit(self.credentials.apihost).hostname
+                raise OpenWhiskError(what, None, f"TLS with {host} failed: its certificate is "
+                                     "not trusted here (expired, for another name, or signed "
+                                     "by a CA this machine does not know). For a private CA, "
+                                     "point REQUESTS_CA_BUNDLE or SSL_CERT_FILE at its PEM "
+                                     "file") from None
             raise OpenWhiskError(what, None, f"{exc.message} at {self.credentials.apihost}") \
                 from None
 
