@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from bench import artefact, cold, ims_load, warm
+from bench import artefact, cold, ims_load, memory, warm
 from bench.harness import QUICK, BenchError, Options
 from bench.report import RunInfo, Section, markdown, to_json
 
@@ -22,6 +22,7 @@ MEASUREMENTS: dict[str, Callable[[Options], Section]] = {
     "warm": warm.run,
     "ims_load": ims_load.run,
     "cold": cold.run,
+    "memory": memory.run,
     "artefact": artefact.run,
 }
 DEFAULTS = Options()
@@ -63,14 +64,16 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmark the action against the sandbox emulator on loopback: warm calls "
-                    "beside the floor and the naive way, load on IMS, cold start, the zip.",
+                    "beside the floor and the naive way, load on IMS, cold start, memory and "
+                    "cost, the zip.",
         epilog="Figures are medians over the repetitions with [min..max]. Nothing leaves "
                "127.0.0.1; no credentials are needed.",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of the markdown table")
     p.add_argument("--quick", action="store_true",
                    help=f"small sizes for a smoke run (-n {QUICK.calls} -r {QUICK.repeat} "
-                        f"--invocations {QUICK.invocations} --processes {QUICK.processes})")
+                        f"--invocations {QUICK.invocations} --processes {QUICK.processes} "
+                        f"--memory-calls {QUICK.memory_calls})")
     p.add_argument("-n", "--calls", type=positive_int,
                    help=f"warm calls per way and repetition (default {DEFAULTS.calls})")
     p.add_argument("-r", "--repeat", type=positive_int,
@@ -82,6 +85,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--invocations", type=positive_int,
                    help=f"IMS load: invocations per thread count (default "
                         f"{DEFAULTS.invocations})")
+    p.add_argument("--memory-calls", type=positive_int,
+                   help=f"memory: warm calls per process (default {DEFAULTS.memory_calls})")
     p.add_argument("--threads", type=number_list(positive_int),
                    help="IMS load: thread counts, comma-separated (default "
                         f"{','.join(map(str, DEFAULTS.threads))})")
@@ -104,6 +109,7 @@ def options_from(args: argparse.Namespace) -> Options:
         threads=args.threads or base.threads,
         latencies_ms=args.latencies or base.latencies_ms,
         root=base.root,
+        memory_calls=args.memory_calls or base.memory_calls,
     )
 
 

@@ -3,15 +3,16 @@
 Each figure comes from a new process, timed from spawn to exit, with its CPU
 time and peak RSS from the kernel's accounting of that one child
 (``os.wait4`` in bench/launch.py), so the command measured is exactly the one
-shown. Also measured: the action imported from its unzipped zip with no
-bytecode cache, as in a new OpenWhisk container; its first invocation in a
-fresh process; and, from ``-X importtime``, the modules the action imports
-beyond those of ``requests``, which is where any difference comes from.
+shown. Also measured: the action imported from its unzipped zip as a new
+OpenWhisk container imports it, with the bytecode the zip carries and without
+it (compiling every module on the way, as containers did before the zip
+carried any); its first invocation in a fresh process; and, from
+``-X importtime``, the modules the action imports beyond those of
+``requests``, which is where any difference comes from.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pathlib
@@ -20,20 +21,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import zipfile
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bench.artefact import action_zips
+from bench.artefact import ACTION_MODULE, action_zip, unzip
 from bench.harness import BenchError, Options, sandbox
 from bench.report import Goal, Section, Table, spread_text
 from bench.stats import Spread
 
-ACTION_MODULE = "actions.generic"
 IMPORT_ACTION = f"from {ACTION_MODULE} import main"
 IMPORT_REQUESTS = "import requests"
 MAX_ACTION_OVER_REQUESTS = 1.10
+MAX_BYTECODE_OVER_SOURCES = 0.95  # importing the zip with its pycs / without them
 TOP_MODULES = 8
 LAUNCHER = pathlib.Path(__file__).with_name("launch.py")
 
@@ -53,14 +53,18 @@ class Start:
 
     name: str
     code: str
-    from_zip: bool = False  # run in the unzipped action zip, compiling from source
+    # Run in the unzipped action zip: "sources" without its pycs (every module compiled
+    # on the way), "bytecode" with them; None: in the repository.
+    from_zip: str | None = None
 
 
 INTERPRETER = Start("interpreter alone", "pass")
 REQUESTS = Start("requests alone", IMPORT_REQUESTS)
 ACTION = Start("the action", IMPORT_ACTION)
-ACTION_FROM_ZIP = Start("the action, from its zip, no bytecode", IMPORT_ACTION, from_zip=True)
-STARTS = (INTERPRETER, REQUESTS, ACTION, ACTION_FROM_ZIP)
+ACTION_FROM_ZIP = Start("the action, from its zip, no bytecode", IMPORT_ACTION, "sources")
+ACTION_FROM_ZIP_PYC = Start("the action, from its zip, with its bytecode", IMPORT_ACTION,
+                            "bytecode")
+STARTS = (INTERPRETER, REQUESTS, ACTION, ACTION_FROM_ZIP, ACTION_FROM_ZIP_PYC)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,11 @@ class ColdFigures:
     starts: tuple[StartFigures, ...]
     action_over_requests: Spread  # process wall time, paired by repetition
     action_over_requests_cpu: Spread  # the same for CPU time
+    # From the zip, with its bytecode / without: wall and CPU, paired by repetition.
+    # None when the zip holds no bytecode (this Python is not the kind's: bytecode_note).
+    bytecode_over_sources: Spread | None
+    bytecode_over_sources_cpu: Spread | None
+    bytecode_note: str
     first_calls: tuple[FirstCallFigures, ...]
     extra_modules: tuple[str, ...]  # imported by the action and not by requests
     extra_self_seconds: Spread  # their summed self time per run
@@ -123,45 +132,57 @@ def spawn(argv: Sequence[str], cwd: pathlib.Path, env: Mapping[str, str],
 
 def run(options: Options) -> Section:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    children = fresh_processes(options, env)
+    generic = action_zip(options.root)
+    kinds = STARTS if generic.bytecode else tuple(k for k in STARTS if k is not ACTION_FROM_ZIP_PYC)
+    children = fresh_processes(options, env, kinds)
     starts = tuple(
         StartFigures(kind.name, f"python -c '{kind.code}'",
                      Spread.of([c.seconds for c in children[kind]]),
                      Spread.of([c.cpu_seconds for c in children[kind]]),
                      Spread.of([c.max_rss_kb for c in children[kind]]))
-        for kind in STARTS
+        for kind in kinds
     )
-    pairs = list(zip(children[ACTION], children[REQUESTS], strict=True))
-    wall = Spread.of([action.seconds / alone.seconds for action, alone in pairs])
-    cpu = Spread.of([action.cpu_seconds / alone.cpu_seconds for action, alone in pairs])
+    wall, cpu = _paired(children[ACTION], children[REQUESTS])
+    with_pyc = (_paired(children[ACTION_FROM_ZIP_PYC], children[ACTION_FROM_ZIP])
+                if generic.bytecode else (None, None))
     first_calls = tuple(first_call(options, latency) for latency in options.latencies_ms)
     extra, extra_seconds, top = import_difference(options, env)
-    return section(ColdFigures(options.processes, starts, wall, cpu, first_calls, extra,
-                               extra_seconds, top))
+    return section(ColdFigures(options.processes, starts, wall, cpu, *with_pyc, generic.note,
+                               first_calls, extra, extra_seconds, top))
 
 
-def fresh_processes(options: Options, env: Mapping[str, str]) -> dict[Start, list[Child]]:
-    """Each kind of start ``options.processes`` times, interleaved so noise falls on all alike."""
-    generic = next((z for z in action_zips(options.root) if z.action.module == ACTION_MODULE),
-                   None)
-    if generic is None:
-        raise BenchError(f"the manifest has no action in {ACTION_MODULE}")
+def _paired(children: Sequence[Child], baseline: Sequence[Child]) -> tuple[Spread, Spread]:
+    """Wall and CPU time over the baseline's, run by run (the runs were interleaved)."""
+    pairs = list(zip(children, baseline, strict=True))
+    return (Spread.of([child.seconds / base.seconds for child, base in pairs]),
+            Spread.of([child.cpu_seconds / base.cpu_seconds for child, base in pairs]))
+
+
+def fresh_processes(options: Options, env: Mapping[str, str],
+                    kinds: Sequence[Start] = STARTS) -> dict[Start, list[Child]]:
+    """Each kind of start ``options.processes`` times, interleaved so noise falls on all alike.
+
+    The zip is unpacked twice, with and without its pycs, and imported with
+    ``PYTHONDONTWRITEBYTECODE``: no run leaves bytecode behind for the next.
+    """
+    generic = action_zip(options.root)
     with tempfile.TemporaryDirectory(prefix="bench-zip-") as unzipped:
-        with zipfile.ZipFile(io.BytesIO(generic.data)) as archive:
-            archive.extractall(unzipped)
-        places = {False: (options.root, env),
-                  True: (pathlib.Path(unzipped), {**env, "PYTHONDONTWRITEBYTECODE": "1"})}
+        folder = pathlib.Path(unzipped)
+        zip_env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+        places = {None: (options.root, env),
+                  "sources": (unzip(generic, folder / "sources", bytecode=False), zip_env),
+                  "bytecode": (unzip(generic, folder / "bytecode"), zip_env)}
 
         def start(kind: Start) -> Child:
             cwd, child_env = places[kind.from_zip]
             return spawn([sys.executable, "-c", kind.code], cwd, child_env)
 
-        for kind in STARTS:
-            start(kind)  # warm-up: bytecode caches written, files in the page cache
+        for kind in kinds:
+            start(kind)  # warm-up: the repository's bytecode written, files in the page cache
         children: dict[Start, list[Child]] = defaultdict(list)
         for repetition in range(options.processes):
-            shift = repetition % len(STARTS)
-            for kind in STARTS[shift:] + STARTS[:shift]:
+            shift = repetition % len(kinds)
+            for kind in (*kinds[shift:], *kinds[:shift]):
                 children[kind].append(start(kind))
     return children
 
@@ -227,7 +248,12 @@ def section(figures: ColdFigures) -> Section:
                    for s in figures.starts),
         notes=(f"the action / requests alone, paired runs: wall "
                f"{spread_text(figures.action_over_requests)}, CPU "
-               f"{spread_text(figures.action_over_requests_cpu)}",),
+               f"{spread_text(figures.action_over_requests_cpu)}",
+               *((f"the action from its zip, with its bytecode / without, paired runs: wall "
+                  f"{spread_text(figures.bytecode_over_sources)}, CPU "
+                  f"{spread_text(figures.bytecode_over_sources_cpu)}",)
+                 if figures.bytecode_over_sources and figures.bytecode_over_sources_cpu
+                 else (figures.bytecode_note,))),
     )
     calls = Table(
         title="First invocation in a fresh process (empty token cache, no open connection)",
@@ -246,4 +272,16 @@ def section(figures: ColdFigures) -> Section:
     ratio = figures.action_over_requests
     goal = Goal(f"importing the action ≤ {MAX_ACTION_OVER_REQUESTS:.2f} x importing requests",
                 spread_text(ratio), ratio.median <= MAX_ACTION_OVER_REQUESTS)
-    return Section("cold", "Cold start", (starts, calls, extra), (goal,), figures)
+    return Section("cold", "Cold start", (starts, calls, extra), (goal, _bytecode_goal(figures)),
+                   figures)
+
+
+def _bytecode_goal(figures: ColdFigures) -> Goal:
+    name = (f"importing the action from its zip with its bytecode ≤ "
+            f"{MAX_BYTECODE_OVER_SOURCES:.2f} x without")
+    ratio = figures.bytecode_over_sources
+    if ratio is None or figures.bytecode_over_sources_cpu is None:
+        return Goal(name, figures.bytecode_note or "the zip holds no bytecode", None)
+    return Goal(name, f"wall {spread_text(ratio)}, CPU "
+                      f"{spread_text(figures.bytecode_over_sources_cpu)}",
+                ratio.median <= MAX_BYTECODE_OVER_SOURCES)

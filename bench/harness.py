@@ -30,9 +30,10 @@ class Options:
     threads: tuple[int, ...] = (1, 16)
     latencies_ms: tuple[float, ...] = (0.0, 10.0)
     root: pathlib.Path = ROOT
+    memory_calls: int = 1000  # memory: warm calls per process
 
 
-QUICK = Options(calls=20, repeat=3, processes=3, invocations=100)
+QUICK = Options(calls=20, repeat=3, processes=3, invocations=100, memory_calls=100)
 
 
 @contextlib.contextmanager
