@@ -29,6 +29,8 @@ from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest, Response
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 
 from lib._watchdog import watchdog
@@ -146,6 +148,7 @@ class _Adapter(HTTPAdapter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pools: dict[tuple[str, Any, Any], Any] = {}
+        self.poolmanager.pool_classes_by_scheme = _POOLS  # connections armed at the deadline
 
     def get_connection_with_tls_context(self, request: PreparedRequest, verify: Any,
                                         proxies: Mapping[str, str] | None = None,
@@ -268,22 +271,72 @@ def _send(
     # above a loopback round trip, and keep cookies from one invocation for the next.
     # An adapter never follows redirects.
     prepared = _prepare(method, url, kwargs)
-    with session().get_adapter(url).send(prepared, stream=True, timeout=timeouts,
-                                         verify=transport.verify,
-                                         proxies=dict(transport.proxies)) as response:
-        remaining = deadline.remaining()
-        sock = getattr(response.raw.connection, "sock", None) if remaining is not None else None
-        ticket = None if sock is None else watchdog.arm(sock, remaining)
-        try:
-            body = _read_body(response, max_body, service)
-        except requests.RequestException as exc:
-            if ticket is not None and watchdog.disarm(ticket):
-                raise UpstreamTimeout(f"{service} did not finish its answer in time") from exc
-            raise
-        finally:
-            if ticket is not None:
-                watchdog.disarm(ticket)
-        return Answer(response.status_code, response.headers, body)
+    remaining = deadline.remaining()
+    _sending.until = None if remaining is None else time.monotonic() + remaining
+    _sending.ticket = None  # set by the connection once the request is sent (_ArmedConnection)
+    try:
+        with session().get_adapter(url).send(prepared, stream=True, timeout=timeouts,
+                                             verify=transport.verify,
+                                             proxies=dict(transport.proxies)) as response:
+            if _sending.ticket is None and _sending.until is not None:  # a proxied request
+                sock = getattr(response.raw.connection, "sock", None)
+                if sock is not None:
+                    _sending.ticket = watchdog.arm(sock, _sending.until - time.monotonic())
+            try:
+                body = _read_body(response, max_body, service)
+            except requests.RequestException as exc:
+                if _sending.ticket is not None and watchdog.disarm(_sending.ticket):
+                    raise UpstreamTimeout(f"{service} did not finish its answer in time") \
+                        from exc
+                raise
+            if _sending.ticket is not None and watchdog.disarm(_sending.ticket):
+                # Cut at the deadline while reading what read as a whole answer: not one.
+                raise UpstreamTimeout(f"{service} did not finish its answer in time")
+            return Answer(response.status_code, response.headers, body)
+    except requests.RequestException as exc:
+        if _sending.ticket is not None and watchdog.disarm(_sending.ticket):
+            raise UpstreamTimeout(f"{service} did not answer within {timeouts[1]:.1f} s") \
+                from exc
+        raise
+    finally:
+        if _sending.ticket is not None:
+            watchdog.disarm(_sending.ticket)
+        _sending.until = _sending.ticket = None
+
+
+class _ArmedConnection:
+    """Hands its socket to the watchdog as soon as a request is sent on it, so a server that
+    trickles its status line and headers is cut off at the deadline, as one that trickles
+    its body is. Mixed into urllib3's own connection classes (``_POOLS``)."""
+
+    sock: Any
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        super().request(*args, **kwargs)  # type: ignore[misc] - urllib3's, next in the MRO
+        until = getattr(_sending, "until", None)
+        if until is not None and self.sock is not None:
+            _sending.ticket = watchdog.arm(self.sock, until - time.monotonic())
+
+
+class _ArmedHTTPConnection(_ArmedConnection, HTTPConnection):
+    pass
+
+
+class _ArmedHTTPSConnection(_ArmedConnection, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _ArmedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _ArmedHTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+# The deadline of the request this thread is sending, and the watchdog's ticket for it.
+_sending = threading.local()
 
 
 def _prepare(method: str, url: str, kwargs: Mapping[str, Any]) -> PreparedRequest:

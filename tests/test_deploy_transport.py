@@ -33,6 +33,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.seen.append(self.requestline)
+        if self.server.trickle_headers:  # a header line a byte at a time, never ending
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(200):
+                try:
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.1)
+            return
         body = json.dumps(RUNTIMES).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -51,9 +61,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class _Server(LoopbackServer):
-    def __init__(self, trickle: bool = False) -> None:
+    def __init__(self, trickle: bool = False, trickle_headers: bool = False) -> None:
         self.seen: list[str] = []
         self.trickle = trickle
+        self.trickle_headers = trickle_headers
         super().__init__(("127.0.0.1", 0), _Handler)
 
 
@@ -77,6 +88,18 @@ def test_a_server_that_trickles_cannot_hold_a_request_past_its_deadline() -> Non
         with pytest.raises(OpenWhiskError, match="did not finish its answer in time"):
             client(server.url, request_seconds=1.5).send(Call("GET", "/"), "checking")
         assert time.monotonic() - started < 10  # the trickle alone would take 20 s
+    finally:
+        server.stop()
+
+
+def test_a_server_that_trickles_its_headers_is_cut_off_at_the_deadline_too() -> None:
+    server = _Server(trickle_headers=True)
+    server.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(OpenWhiskError, match=r"did not (answer within|finish its answer)"):
+            client(server.url, request_seconds=1.5).send(Call("GET", "/"), "checking")
+        assert time.monotonic() - started < 10  # each byte comes well within the read timeout
     finally:
         server.stop()
 
