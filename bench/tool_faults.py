@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import http.server
 import io
 import json
 import os
@@ -37,14 +38,20 @@ from unittest import mock
 
 import deploy
 from bench.report import Table, pipe_table
+from tools.deploy.client import REQUEST_SECONDS, RETRIES, Call, Client, OpenWhiskError
+from tools.deploy.credentials import Credentials
 from tools.local import server as web_server
 from tools.local.runner import local_action
 from tools.local.web_actions import WebActions
+from tools.loopback import LoopbackServer
 from tools.manifest import load_manifest
 from tools.manifest.yaml_file import MAX_EXPANDED_NODES
 from tools.textfile import MAX_TEXT_FILE_BYTES
 
 QUICK_IDLE_TIMEOUT = 0.3  # seconds: the handler timeout under --quick
+QUICK_REQUEST_DEADLINE = 1.0  # seconds: deploy.py's request deadline under --quick
+TRICKLE_SECONDS = 60.0  # how long the trickling server would go on: past either deadline
+BENCH_AUTH = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:bench-tool-faults-key-0123456789"
 CLOSE_MARGIN = 5.0  # seconds past the idle timeout a client waits before calling a peer open
 REQUEST_TIMEOUT = 30.0  # seconds a client waits for an answer to one request
 CONNECT_TIMEOUT = 0.5  # seconds one connection of the burst may take
@@ -63,6 +70,10 @@ TOO_LARGE_MESSAGE = f"larger than {MAX_TEXT_FILE_BYTES} bytes; not read"
 DUPLICATE_LENGTH_MESSAGE = "The request has more than one Content-Length."
 FOREIGN_HOST_MESSAGE = "The Host header does not name this server."
 TOO_DEEP_MESSAGE = "The request content was malformed: nested too deeply."
+LINK_TO_ENV_MESSAGE = "lib/config.py is a link to .env, hidden (.env)"
+LEADS_OUT_MESSAGE = "lib/shared leads out of the project folder"
+CANNOT_LOAD_MESSAGE = "the zip does not load as the runtime loads it"
+PLAIN_HTTP_MESSAGE = "is plain http: the AUTH key would cross the network in clear"
 
 # What the checks of the rendered files say when they pass (and the Expected column shows).
 REPLACED_LINK = "F a regular 0600 file with the manifest"
@@ -94,11 +105,14 @@ class Settings:
     """What one run uses: the web server's handler timeout, and the secret its projects hold."""
 
     idle_timeout: float = web_server.IDLE_TIMEOUT_SECONDS
+    request_deadline: float = REQUEST_SECONDS  # deploy.py's deadline for one request
     secret: str = field(default_factory=lambda: f"bench-{secrets.token_hex(16)}", repr=False)
 
     @classmethod
     def for_run(cls, quick: bool) -> Settings:
-        return cls(QUICK_IDLE_TIMEOUT if quick else web_server.IDLE_TIMEOUT_SECONDS)
+        if quick:
+            return cls(QUICK_IDLE_TIMEOUT, QUICK_REQUEST_DEADLINE)
+        return cls(web_server.IDLE_TIMEOUT_SECONDS, REQUEST_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -483,6 +497,90 @@ def _deep_json(served: Served) -> bytes:
             + b"\r\n\r\n" + body)
 
 
+# --- builds and transport --------------------------------------------------------------------
+
+def link_to_env(settings: Settings) -> Observation:
+    """``lib/config.py`` a link to the project's own ``.env``: the issue's example."""
+    with project(settings) as p:
+        p.with_secret()
+        (p.root / "lib").mkdir()
+        (p.root / "lib" / "__init__.py").write_text("", encoding="utf-8")
+        (p.root / "lib" / "config.py").symlink_to(p.env_file)
+        done = p.cli("build")
+        outcome = exit_outcome(done, 1, LINK_TO_ENV_MESSAGE, p)
+        built = sorted(path.name for path in (p.root / "build").rglob("*.zip"))
+    return Observation(outcome if not built else f"{outcome}; built {built}", done.seconds,
+                       {"exit_status": done.status})
+
+
+def folder_link_out(settings: Settings) -> Observation:
+    with project(settings) as p:
+        (p.root / "lib").mkdir()
+        (p.root / "lib" / "shared").symlink_to(pathlib.Path(tempfile.gettempdir()),
+                                               target_is_directory=True)
+        done = p.cli("build")
+        outcome = exit_outcome(done, 1, LEADS_OUT_MESSAGE, p)
+    return Observation(outcome, done.seconds, {"exit_status": done.status})
+
+
+def zip_that_cannot_load(settings: Settings) -> Observation:
+    with project(settings) as p:
+        (p.root / "hello.py").write_text("from lib.missing import thing\n\n\n"
+                                         "def main(params):\n    return {}\n", encoding="utf-8")
+        done = p.cli("build")
+        outcome = exit_outcome(done, 1, CANNOT_LOAD_MESSAGE, p)
+    return Observation(outcome, done.seconds, {"exit_status": done.status})
+
+
+def plain_http(settings: Settings) -> Observation:
+    with project(settings) as p:
+        done = p.cli("deploy", "--apihost", "http://ow.example.com", "--auth", BENCH_AUTH)
+        outcome = exit_outcome(done, 2, PLAIN_HTTP_MESSAGE, p)
+        if BENCH_AUTH.partition(":")[2] in done.out + done.err:
+            outcome += "; the AUTH key was printed"
+    return Observation(outcome, done.seconds, {"exit_status": done.status})
+
+
+class _Trickler(http.server.BaseHTTPRequestHandler):
+    """Status line, then one header byte every 0.1 s: each read is quick, the answer never ends."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(int(TRICKLE_SECONDS / 0.1)):
+            try:
+                self.wfile.write(b"X")
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.1)
+
+
+def trickling_server(settings: Settings) -> Observation:
+    server = LoopbackServer(("127.0.0.1", 0), _Trickler)
+    server.start()
+    try:
+        client = Client(Credentials(server.url, BENCH_AUTH, "ns", "bench"),
+                        policy=RETRIES._replace(retries=0),
+                        request_seconds=settings.request_deadline)
+        started = time.perf_counter()
+        try:
+            client.send(Call("GET", "/"), "checking the server")
+            outcome = "answered"
+        except OpenWhiskError as exc:
+            outcome = ("cut off at the deadline" if "did not" in str(exc) and
+                       time.perf_counter() - started < settings.request_deadline + CLOSE_MARGIN
+                       else f"failed otherwise: {exc}")
+        seconds = time.perf_counter() - started
+    finally:
+        server.stop()
+    return Observation(outcome, seconds, {"deadline_seconds": settings.request_deadline})
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 _BOMB = (f"YAML billion laughs, {len(billion_laughs().encode())} bytes "
@@ -514,6 +612,16 @@ SCENARIOS: tuple[Scenario, ...] = (
              refused_request(_two_lengths)),
     Scenario("web server: Host: attacker.example:PORT (DNS rebinding)",
              f"400: {FOREIGN_HOST_MESSAGE}", refused_request(_foreign_host)),
+    Scenario("build: lib/config.py a link to the project's .env", f"exit 1: {LINK_TO_ENV_MESSAGE}",
+             link_to_env),
+    Scenario("build: lib/shared a link to a folder outside the project",
+             f"exit 1: {LEADS_OUT_MESSAGE}", folder_link_out),
+    Scenario("build: an action importing a module the zip lacks", f"exit 1: {CANNOT_LOAD_MESSAGE}",
+             zip_that_cannot_load),
+    Scenario("deploy: APIHOST http://ow.example.com, no --allow-http",
+             f"exit 2: {PLAIN_HTTP_MESSAGE}", plain_http),
+    Scenario("deploy client: a server that trickles its headers forever",
+             "cut off at the deadline", trickling_server),
     Scenario(f"web server: JSON nested {NESTING:,} deep", f"400: {TOO_DEEP_MESSAGE}",
              refused_request(_deep_json)),
 )
