@@ -126,6 +126,39 @@ class FeedInvocation:
     args: Doc  # what the feed ran with: the package's and binding's parameters under the body
 
 
+STATUS_CODES = {"success": 0, "application error": 1, "action developer error": 2,
+                "whisk internal error": 3}
+PENDING_GETS = 2  # GETs of an activation answered 404 before one past the blocking window ends
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one invocation of an action produced (the stand-in runs no user code): ``logs`` as
+    OpenWhisk stores them (a line without the ``<time> stdout: `` prefix gets one), ``status``
+    one of STATUS_CODES, ``duration`` in ms. ``late``: list requests after it ended that do not
+    show it yet (the list is eventually consistent). ``pending``: GETs of it answered 404 before
+    it ends (None: PENDING_GETS when ``duration`` outlives the blocking window, else 0)."""
+
+    result: Json = field(default_factory=dict)
+    logs: Sequence[str] = ()
+    status: str = "success"
+    duration: int = 5
+    late: int = 0
+    pending: int | None = None
+
+
+Handler = Callable[[Doc], "Run | Doc"] | Run | Doc  # a callable of the arguments, or canned
+
+
+def log_line(text: str, start_ms: int, stream: str = "stdout") -> str:
+    """``2024-01-01T00:00:00.000Z stdout: text``, as OpenWhisk stores an activation's log."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start_ms / 1000))
+    return f"{stamp}.{start_ms % 1000:03d}Z {stream}: {text}"
+
+
+_LOG_PREFIX = re.compile(r"\A\d{4}-\d\d-\d\dT\S+ (stdout|stderr): ")
+
+
 def as_dict(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """``[{key, value}, …]`` (parameters, annotations) as ``{key: value}``."""
     return {entry["key"]: entry["value"] for entry in entries}
@@ -207,6 +240,11 @@ class Store:
         self.actions: dict[str, Doc] = {}
         self.triggers: dict[str, Doc] = {}
         self.rules: dict[str, Doc] = {}
+        # Activations by id: {"doc": the record, "pending": GETs left answering 404, "late":
+        # list requests left that do not show it}; handlers by action name ("pkg/action").
+        self.activations: dict[str, dict[str, Any]] = {}
+        self.handlers: dict[str, Handler] = {}
+        self.blocking_window_ms = 60_000
         self._clock = 0
         self._install_alarms()
 
@@ -391,6 +429,8 @@ class ActionsApi:
         path = f"{action['namespace']}/{action['name']}"
         if "feed" in annotations and action["namespace"] == f"{SYSTEM}/alarms":
             success, result = self.feeds.run(path, body, {**as_dict(parameters.values()), **body})
+        elif action["namespace"].split("/")[0] == self.store.namespace:
+            return self._run(request, action, {**as_dict(parameters.values()), **body})
         else:
             success, result = False, {"error": "The OpenWhisk stand-in runs only feed actions."}
         now, activation_id = self.store.now(), uuid.uuid4().hex
@@ -407,6 +447,44 @@ class ActionsApi:
             "annotations": [_note("path", path), _note("kind", action["exec"]["kind"])]}
         return Answer(200 if success else 502, result if request.flag("result") else activation,
                       headers)
+
+    def _run(self, request: Request, action: Doc, args: Doc) -> Answer:
+        """An invocation of one of the namespace's actions, as its registered handler says
+        (none: an application error), recorded as an activation."""
+        path = f"{action['namespace']}/{action['name']}"
+        name = path.partition("/")[2]
+        handler = self.store.handlers.get(name)
+        if handler is None:
+            run = Run({"error": "The OpenWhisk stand-in runs only feed actions."},
+                      status="application error")
+        else:
+            produced = handler(dict(args)) if callable(handler) else handler
+            run = produced if isinstance(produced, Run) else Run(produced)
+        if run.status not in STATUS_CODES:
+            raise ValueError(f"unknown activation status {run.status!r}")
+        start, activation_id = self.store.now(), uuid.uuid4().hex
+        blocking = request.flag("blocking")
+        outlives = blocking and run.duration > self.store.blocking_window_ms
+        pending = run.pending if run.pending is not None else PENDING_GETS if outlives else 0
+        code = STATUS_CODES[run.status]
+        response = {"status": run.status, "statusCode": code, "success": code == 0,
+                    "result": run.result}
+        activation = {
+            "namespace": self.store.namespace, "name": action["name"], "subject": "stand-in",
+            "version": action["version"], "activationId": activation_id, "start": start,
+            "end": start + run.duration, "duration": run.duration, "statusCode": code,
+            "response": response, "publish": False,
+            "logs": [line if _LOG_PREFIX.match(line) else log_line(line, start)
+                     for line in run.logs],
+            "annotations": [_note("path", path), _note("kind", action["exec"]["kind"]),
+                            _note("limits", action["limits"])]}
+        self.store.activations[activation_id] = {"doc": activation, "pending": pending,
+                                                 "late": run.late}
+        headers = {"x-openwhisk-activation-id": activation_id}
+        if not blocking or outlives:
+            return Answer(202, {"activationId": activation_id}, headers)
+        status = 200 if code == 0 else 502 if code in (1, 2) else 500
+        return Answer(status, run.result if request.flag("result") else activation, headers)
 
     def _package_path(self, request: Request) -> str:
         """Where an action is written: its package must exist and not be a binding."""
@@ -650,6 +728,56 @@ class RulesApi:
         return {"path": "/".join(parts[:-1]), "name": parts[-1]}
 
 
+class ActivationsApi:
+    """Activations.scala: the list (newest first, filtered by ``name``, ``since``, ``upto``,
+    paged by ``limit`` and ``skip``, whole with ``docs=true``) and one activation, its logs and
+    its result; 404 until an activation has ended."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def list(self, query: Mapping[str, str]) -> list[Doc]:
+        limit, skip = _window(query, "activations")
+        name = query.get("name", "")
+        since, upto = (int(query[key]) if query.get(key) else None for key in ("since", "upto"))
+        shown = []
+        for entry in self.store.activations.values():
+            doc = entry["doc"]
+            if entry["pending"] or entry["late"]:
+                continue
+            path = as_dict(doc["annotations"])["path"].partition("/")[2]
+            if name and name not in (path, doc["name"] if "/" not in path else None):
+                continue
+            if (since is not None and doc["start"] < since) or \
+                    (upto is not None and doc["start"] > upto):
+                continue
+            shown.append(doc)
+        for entry in self.store.activations.values():  # one list request nearer to showing
+            if not entry["pending"] and entry["late"]:
+                entry["late"] -= 1
+        shown.sort(key=lambda doc: doc["start"], reverse=True)
+        docs = query.get("docs", "false").lower() == "true"
+        return [dict(doc) if docs else {key: value for key, value in doc.items()
+                                        if key not in ("logs", "response")}
+                for doc in shown[skip:skip + limit]]
+
+    def get(self, activation_id: str, part: str) -> Doc:
+        entry = self.store.activations.get(activation_id)
+        if entry is None:
+            raise Reject(404)
+        if entry["pending"]:
+            entry["pending"] -= 1
+            raise Reject(404)
+        doc = entry["doc"]
+        if part == "logs":
+            return {"logs": list(doc["logs"])}
+        if part == "result":
+            return dict(doc["response"])
+        if part:
+            raise Reject(404)
+        return dict(doc)
+
+
 class _Refused(Exception):
     """A feed action's failure; ``result`` goes in its ``error``."""
 
@@ -748,6 +876,8 @@ class OpenWhiskStandIn:
         self._apis = {"actions": ActionsApi(self.store, self.feeds),
                       "packages": PackagesApi(self.store), "triggers": TriggersApi(self.store),
                       "rules": RulesApi(self.store)}
+        self._activations_api = ActivationsApi(self.store)
+        self.activations = self.store.activations
         self._expected = "Basic " + base64.b64encode(auth.encode("latin-1")).decode()
         self._lock = threading.Lock()
         self._server: _Server | None = None
@@ -799,6 +929,21 @@ class OpenWhiskStandIn:
             request = Request(self.namespace, name.split("/"), query, {})
             return json.loads(json.dumps(self._apis[collection].get(request)))
 
+    def on_invoke(self, name: str, handler: Handler) -> None:
+        """What invoking the action ``name`` (``demo/hello``) produces: a callable of its
+        arguments (parameters merged under the body) giving a Run or a result, or either as is."""
+        with self._lock:
+            self.store.handlers[name] = handler
+
+    @property
+    def blocking_window_ms(self) -> int:
+        """An invocation with a longer Run.duration answers 202 and ends later."""
+        return self.store.blocking_window_ms
+
+    @blocking_window_ms.setter
+    def blocking_window_ms(self, value: int) -> None:
+        self.store.blocking_window_ms = value
+
     def writes(self) -> list[Call]:
         """The PUT, POST and DELETE requests, in order."""
         return [call for call in self.calls if call.method in ("PUT", "POST", "DELETE")]
@@ -838,6 +983,15 @@ class OpenWhiskStandIn:
         if path.rstrip("/") == f"{API}/namespaces" and method == "GET":
             return Answer(200, [self.namespace])
         segments = path.split("/")
+        if segments[1:4] == ["api", "v1", "namespaces"] and len(segments) > 5 \
+                and segments[5] == "activations" and method == "GET":
+            rest = [unquote(part) for part in segments[6:]]
+            if not rest or rest == [""]:
+                return Answer(200, self._activations_api.list(query))
+            if len(rest) > 2 or not rest[0]:
+                raise Reject(404)
+            return Answer(200, self._activations_api.get(rest[0], rest[1] if len(rest) > 1
+                                                         else ""))
         if segments[1:4] != ["api", "v1", "namespaces"] or len(segments) < 6 \
                 or segments[5] not in COLLECTIONS:
             raise Reject(404)

@@ -82,6 +82,76 @@ def parser() -> argparse.ArgumentParser:
                     "reading a manifest.")
     undeploy.add_argument("--project", metavar="NAME",
                           help="delete every entity whose whisk-managed annotation names NAME")
+    reach = argparse.ArgumentParser(add_help=False)  # target, less --dry-run: list, watch
+    reach.add_argument("--apihost", help="OpenWhisk API host (as for deploy)")
+    reach.add_argument("--auth", help="AUTH key uuid:key (as for deploy)")
+    reach.add_argument("--namespace", help="namespace (as for deploy)")
+    reach.add_argument("--allow-http", action="store_true",
+                       help="allow a plain http APIHOST off loopback")
+    reach.add_argument("--project", metavar="NAME",
+                       help="the project that owns what is deployed (as for deploy)")
+    listing = commands.add_parser(
+        "list", parents=[files, vendoring, reach], help="what the project has deployed",
+        description="List each entity of the project with its kind and whether the server "
+                    "holds what the manifest asks for (the comparison the incremental deploy "
+                    "makes): matches, differs, missing, or 'not in the manifest' for what the "
+                    "project owns and the manifest no longer has. Web actions and sequences "
+                    "get their URL. Nothing is written.")
+    listing.set_defaults(dry_run=False)
+    watching = commands.add_parser(
+        "watch", parents=[files, vendoring, reach], help="deploy incrementally on every save",
+        description="Deploy, then watch the manifest (and the files it includes), .env, each "
+                    "action's code, lib/ and the included data files, and on every save deploy "
+                    "again: only what differs is sent. One line per save says what was sent "
+                    "and how long it took. Ctrl-C ends it.")
+    watching.add_argument("--no-prune", dest="prune", action="store_false",
+                          help="keep what the project owns and the manifest no longer has")
+    watching.add_argument("--interval", type=float, default=0.3, help=argparse.SUPPRESS)
+    watching.add_argument("--max-cycles", type=int, default=None, help=argparse.SUPPRESS)
+    watching.set_defaults(dry_run=False)
+    asking = argparse.ArgumentParser(add_help=False)  # target, less --dry-run: invoke, logs
+    asking.add_argument("--apihost", help="OpenWhisk API host (as for deploy)")
+    asking.add_argument("--auth", help="AUTH key uuid:key (as for deploy)")
+    asking.add_argument("--namespace", help="namespace (as for deploy)")
+    asking.add_argument("--allow-http", action="store_true",
+                        help="allow a plain http APIHOST off loopback")
+    invoking = commands.add_parser(
+        "invoke", parents=[files, asking], help="invoke an action and print its result",
+        description="A blocking invocation: prints the result as JSON, then the activation id, "
+                    "duration and status. Exit 1 on an application or developer error. One "
+                    "that outlives the blocking wait is polled until it ends. With --web, call "
+                    "the action's web URL instead and print status, headers and body.")
+    invoking.add_argument("action", metavar="PKG/ACTION")
+    invoking.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                          help="a parameter, repeatable; a VALUE that reads as JSON is JSON")
+    invoking.add_argument("--param-file", type=pathlib.Path, metavar="F",
+                          help="parameters from a JSON object (-p wins)")
+    invoking.add_argument("--web", action="store_true", help="call the web URL instead")
+    invoking.add_argument("--method", default="GET", help="with --web (default: GET)")
+    invoking.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
+                          help="with --web, repeatable")
+    invoking.add_argument("--data", metavar="D", help="with --web: the request body")
+    activation = commands.add_parser(
+        "activation", parents=[files, asking], help="show one activation",
+        description="Print an activation record, or only its logs or its result.")
+    activation.add_argument("id", metavar="ID")
+    shown = activation.add_mutually_exclusive_group()
+    shown.add_argument("--logs", action="store_true", help="only its log lines")
+    shown.add_argument("--result", action="store_true", help="only its result")
+    logging_ = commands.add_parser(
+        "logs", parents=[files, asking], help="the project's activations and their logs",
+        description="The project's activations (or one action's), oldest first: id, start, "
+                    "duration, status and log lines, our actions' JSON lines shown as 'time "
+                    "level logger: message key=value'. --follow prints each new one once; "
+                    "Ctrl-C ends it.")
+    logging_.add_argument("entity", metavar="PKG/ACTION", nargs="?")
+    logging_.add_argument("--limit", type=int, default=20, metavar="N",
+                          help="the last N activations (default: 20)")
+    logging_.add_argument("--since", metavar="WHEN",
+                          help="epoch ms, an ISO 8601 time, or a duration ago (10m, 2h, 1d)")
+    logging_.add_argument("--raw", action="store_true", help="log lines as stored")
+    logging_.add_argument("--follow", "-f", action="store_true",
+                          help="keep polling and print each new activation")
     new = commands.add_parser(
         "new", help="add an action: its code, its test and its manifest entry",
         description="Write actions/NAME/ (the action on lib's front door, and __main__.py so "
@@ -118,6 +188,14 @@ def _run(args: argparse.Namespace) -> int:
     args.manifest = args.manifest or default_manifest()
     if args.command == "new":
         return _new(args)
+    if args.command in ("invoke", "activation", "logs"):
+        from tools.deploy import activations
+
+        return activations.run(args)
+    if args.command in ("list", "watch"):
+        from tools.deploy import listing, watch
+
+        return (listing if args.command == "list" else watch).main(args)
     if args.env_file is not None and not args.env_file.is_file():
         raise ManifestError(f"--env-file {args.env_file}: no such file")
     env = load_env(args.env_file or pathlib.Path(".env"))

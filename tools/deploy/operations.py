@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import pathlib
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -24,7 +24,7 @@ from lib._redact import KnownSecrets, secret_values
 from tools.deploy.build import ActionZip, build_zips, write_zips
 from tools.deploy.client import RETRIES, Call, Client, Entity, OpenWhiskError, put
 from tools.deploy.credentials import OWN_NAMESPACE, Credentials, CredentialsError, find_credentials
-from tools.deploy.plan import ConfigError, managed_annotation, plan, web_url
+from tools.deploy.plan import ConfigError, Desired, managed_annotation, plan, web_url
 from tools.deploy.sync import Owned, Syncer, Tally, feed_calls
 from tools.errors import EXIT_FAILED, EXIT_OK
 from tools.manifest import Action, Manifest, render
@@ -94,49 +94,92 @@ def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Option
     """Brings the namespace to the manifest, entity by entity; the exit status."""
     credentials = _credentials(env, options)
     console = Console(out, _secrets(manifest, credentials))
-    zips = build_zips(manifest, vendor=options.vendor, pip_args=options.pip_args)
-    project = options.project or manifest.project or manifest.root.name
-    managed = managed_annotation(project, manifest, manifest.path.read_bytes())
+    built = build_project(manifest, options)
     if options.dry_run or credentials is None:
-        return _dry_run(manifest, zips, credentials, console, managed)
-    plan(manifest, zips, OWN_NAMESPACE, managed)  # every limit checked before the first request
+        return _dry_run(manifest, built.zips, credentials, console, built.managed)
+    plan(manifest, built.zips, OWN_NAMESPACE, built.managed)  # every limit checked first
     client = Client(credentials, policy=options.retry)
-    _check_kinds(client, manifest)
-    namespace = _namespace(client, credentials)
-    desired = plan(manifest, zips, namespace, managed)
+    namespace = connect(client, manifest, credentials)
+    desired = plan(manifest, built.zips, namespace, built.managed)
+    project = built.project
     console.line(f"Deploying project {project} to {credentials.apihost}, namespace "
                  f"{namespace} (credentials from {credentials.source})")
     syncer = Syncer(client, namespace, force=options.force)
-    tally = Tally()
-    wanted = {(item.entity.collection, item.entity.name) for item in desired}
-    rest = [item.entity for item in desired]
-    current: Entity | None = None
+    progress = Progress()
     try:
-        for item in desired:
-            current = rest.pop(0)
-            outcome = syncer.apply(item)
-            tally.add(outcome, current)
-            console.line(f"  {outcome:<9} {item.entity}{item.note}")
-        if options.prune:
-            stale = [owned for owned in syncer.owned(project)
-                     if (owned.entity.collection, owned.entity.name) not in wanted]
-            rest = [owned.entity for owned in stale]
-            for owned in stale:
-                current = rest.pop(0)
-                syncer.remove(owned)
-                tally.add("pruned", current)
-                console.line(f"  {'pruned':<9} {owned.entity}")
+        sync(syncer, desired, project, prune=options.prune, progress=progress,
+             show=lambda outcome, entity, note: console.line(f"  {outcome:<9} {entity}{note}"))
     except OpenWhiskError as exc:
         console.line(f"  FAILED    {exc}")
-        _failure_report(console, "Deploy", tally.done, exc, rest)
+        _failure_report(console, "Deploy", progress.tally.done, exc, progress.rest)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        _failure_report(console, "Deploy", tally.done, f"{current}: interrupted (it may or may "
-                        "not have been stored; run deploy again)", rest)
+        _failure_report(console, "Deploy", progress.tally.done, f"{progress.current}: "
+                        "interrupted (it may or may not have been stored; run deploy again)",
+                        progress.rest)
         raise
     _web_urls(console, manifest, credentials.apihost, namespace)
-    console.line(f"Deployed project {project}: {tally.summary()}.")
+    console.line(f"Deployed project {project}: {progress.tally.summary()}.")
     return EXIT_OK
+
+
+@dataclass(frozen=True)
+class Built:
+    """A project's zips, its name and the ``whisk-managed`` annotation that marks its entities."""
+
+    project: str
+    managed: dict[str, str]
+    zips: list[ActionZip]
+
+
+def build_project(manifest: Manifest, options: Options) -> Built:
+    """The zips of every action, and who owns what the manifest deploys."""
+    zips = build_zips(manifest, vendor=options.vendor, pip_args=options.pip_args)
+    project = project_name(manifest, options)
+    return Built(project, managed_annotation(project, manifest, manifest.path.read_bytes()),
+                 list(zips))
+
+
+def project_name(manifest: Manifest, options: Options) -> str:
+    return options.project or manifest.project or manifest.root.name
+
+
+def connect(client: Client, manifest: Manifest, credentials: Credentials) -> str:
+    """Checks that the server runs the manifest's kinds; the real namespace."""
+    _check_kinds(client, manifest)
+    return _namespace(client, credentials)
+
+
+@dataclass
+class Progress:
+    """How far a :func:`sync` got: what it did, the entity at hand, what is left."""
+
+    tally: Tally = field(default_factory=Tally)
+    current: Entity | None = None
+    rest: list[Entity] = field(default_factory=list)
+
+
+def sync(syncer: Syncer, desired: Sequence[Desired], project: str, *, prune: bool,
+         progress: Progress, show: Callable[[str, Entity, str], None]) -> None:
+    """Brings each entity to the manifest, then prunes what ``project`` owns and the manifest
+    no longer has; ``show`` hears each outcome. Raises OpenWhiskError at the first refusal,
+    with ``progress`` saying what was done and what was not attempted."""
+    wanted = {(item.entity.collection, item.entity.name) for item in desired}
+    progress.rest = [item.entity for item in desired]
+    for item in desired:
+        progress.current = progress.rest.pop(0)
+        outcome = syncer.apply(item)
+        progress.tally.add(outcome, progress.current)
+        show(outcome, item.entity, item.note)
+    if prune:
+        stale = [owned for owned in syncer.owned(project)
+                 if (owned.entity.collection, owned.entity.name) not in wanted]
+        progress.rest = [owned.entity for owned in stale]
+        for owned in stale:
+            progress.current = progress.rest.pop(0)
+            syncer.remove(owned)
+            progress.tally.add("pruned", progress.current)
+            show("pruned", owned.entity, "")
 
 
 def undeploy(manifest: Manifest | None, env: Mapping[str, str], options: Options = Options(),

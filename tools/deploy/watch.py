@@ -1,0 +1,205 @@
+"""``deploy.py watch``: deploy on every save.
+
+It deploys once, then polls the project's files every 0.3 s (the manifest and
+the files it ``$include``s, ``.env``, each action's code, ``lib/`` and the data
+files actions include; no watcher library, no thread). When one changes it
+reads the manifest again, rebuilds, and runs the incremental deploy, which
+reads each entity and sends only what differs, pruning what the project owns
+and the manifest dropped (unless ``--no-prune``). Each round prints one line:
+what was sent and how long it took, or that nothing changed on the server. A
+manifest, build or server error is printed and the watch goes on; Ctrl-C ends
+it. Secrets are masked as in every line deploy prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import pathlib
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TextIO
+
+from lib._redact import KnownSecrets
+from tools.deploy import operations
+from tools.deploy.client import Client
+from tools.deploy.listing import cli_env
+from tools.deploy.operations import Console, Options, Progress
+from tools.deploy.plan import plan
+from tools.deploy.sync import Syncer
+from tools.errors import EXIT_OK, ToolError
+from tools.manifest import Manifest, load_manifest
+
+INTERVAL = 0.3  # seconds between two looks at the files
+_INCLUDE = re.compile(r"""^\s*(?:-\s*)?["']?\$include["']?\s*:\s*["']?([^"'#\n]+?)["']?\s*"""
+                      r"(?:#.*)?$", re.MULTILINE)
+_SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules"})
+
+Snapshot = dict[str, str | None]  # path -> sha256 of its bytes (None: unreadable)
+
+
+def main(args: argparse.Namespace) -> int:
+    """The ``watch`` subcommand, from the parsed command line."""
+    options = Options(apihost=args.apihost, auth=args.auth, namespace=args.namespace,
+                      vendor=args.vendor, pip_args=tuple(args.pip_arg), project=args.project,
+                      prune=args.prune, allow_http=args.allow_http)
+    return watch(args.manifest, args.env_file, options, interval=args.interval,
+                 max_cycles=args.max_cycles)
+
+
+def watch(manifest_path: pathlib.Path, env_file: pathlib.Path | None,
+          options: Options | None = None, *, out: TextIO | None = None,
+          interval: float = INTERVAL, max_cycles: int | None = None,
+          sleep: Callable[[float], None] = time.sleep) -> int:
+    """Deploys, then again after each change, until Ctrl-C or ``max_cycles`` looks at the
+    files (for tests; ``sleep`` runs before each look)."""
+    options = options or Options()
+    out = out or sys.stdout
+    files = ProjectFiles(manifest_path, env_file or pathlib.Path(".env"))
+    print(f"Watching the project of {manifest_path} (Ctrl-C to stop)", file=out, flush=True)
+    try:
+        before = files.snapshot()
+        files.learn(deploy_once(manifest_path, env_file, options, out))
+        before = files.snapshot() if files.changed_roots() else before
+        cycles = 0
+        while max_cycles is None or cycles < max_cycles:
+            sleep(interval)
+            cycles += 1
+            now = files.snapshot()
+            if now == before:
+                continue
+            before = now
+            files.learn(deploy_once(manifest_path, env_file, options, out))
+            if files.changed_roots():  # a new action, a new include: watch its files too
+                before = files.snapshot()
+    except KeyboardInterrupt:
+        print("Stopped watching.", file=out, flush=True)
+    return EXIT_OK
+
+
+def deploy_once(manifest_path: pathlib.Path, env_file: pathlib.Path | None, options: Options,
+                out: TextIO) -> Manifest | None:
+    """One incremental deploy, reported on one line; the manifest, if it could be read."""
+    started = time.monotonic()
+    stamp = datetime.now().strftime("%H:%M:%S")
+    console = Console(out, KnownSecrets())
+    manifest: Manifest | None = None
+    progress = Progress()
+    try:
+        env = cli_env(env_file)
+        credentials = None
+        try:
+            credentials = operations._credentials(env, options)
+        finally:  # mask the AUTH key in whatever comes next, a manifest error included
+            console.secrets = operations._secrets(None, credentials)
+        manifest = load_manifest(manifest_path, env)
+        console.secrets = operations._secrets(manifest, credentials)
+        assert credentials is not None  # without dry_run, none found is an error
+        built = operations.build_project(manifest, options)
+        client = Client(credentials, policy=options.retry)
+        namespace = operations.connect(client, manifest, credentials)
+        desired = plan(manifest, built.zips, namespace, built.managed)
+        operations.sync(Syncer(client, namespace, force=options.force), desired, built.project,
+                        prune=options.prune, progress=progress,
+                        show=lambda outcome, entity, note: None)
+    except (ToolError, OSError) as exc:
+        done = sent_text(progress)
+        after = f" (after: {done})" if progress.tally.sent else ""
+        first, *rest = str(exc).splitlines() or [""]
+        console.line(f"{stamp} error: {first}{after}")
+        for line in rest:  # a YAML error's context: indented under its line
+            console.line(f"    {line}")
+        return manifest
+    console.line(f"{stamp} {sent_text(progress) or 'nothing changed on the server'} "
+                 f"in {time.monotonic() - started:.1f} s")
+    return manifest
+
+
+def sent_text(progress: Progress) -> str:
+    """``sent action demo/hello; pruned action demo/old``, or empty when nothing was sent."""
+    outcomes = progress.tally.outcomes
+    sent = [*outcomes["created"], *outcomes["updated"]]
+    parts = []
+    if sent:
+        parts.append("sent " + ", ".join(str(entity) for entity in sent))
+    if outcomes["pruned"]:
+        parts.append("pruned " + ", ".join(str(entity) for entity in outcomes["pruned"]))
+    return "; ".join(parts)
+
+
+class ProjectFiles:
+    """The files a deploy reads, and their contents' digests."""
+
+    def __init__(self, manifest: pathlib.Path, env_file: pathlib.Path) -> None:
+        self.manifest = manifest
+        self.env_file = env_file
+        self.code: tuple[pathlib.Path, ...] = ()  # from the last manifest that could be read
+        self._roots: tuple[pathlib.Path, ...] = ()
+
+    def learn(self, manifest: Manifest | None) -> None:
+        """Takes the action folders, lib/ and data files of a freshly read manifest."""
+        if manifest is None:
+            return  # keep watching what the last good manifest named
+        paths = [manifest.root / "lib"]
+        for action in manifest.actions():
+            paths.append(action.function)
+            paths += [path for path, _ in action.includes]
+        self.code = tuple(dict.fromkeys(paths))
+
+    def roots(self) -> tuple[pathlib.Path, ...]:
+        return tuple(dict.fromkeys((*manifest_files(self.manifest), self.env_file,
+                                    self.manifest.parent / "package.json", *self.code)))
+
+    def changed_roots(self) -> bool:
+        """Whether the files to watch changed since the last call (and remember them)."""
+        roots = self.roots()
+        changed, self._roots = roots != self._roots, roots
+        return changed
+
+    def snapshot(self) -> Snapshot:
+        self._roots = self.roots()
+        found: Snapshot = {}
+        for root in self._roots:
+            for path in _files(root):
+                found[str(path)] = _digest(path)
+        return found
+
+
+def manifest_files(manifest: pathlib.Path) -> list[pathlib.Path]:
+    """The manifest and the files its ``$include`` directives name, however deep."""
+    found: list[pathlib.Path] = []
+    pending = [manifest]
+    while pending:
+        path = pending.pop()
+        if path in found or len(found) > 100:
+            continue
+        found.append(path)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        pending += [path.parent / target.strip() for target in _INCLUDE.findall(text)]
+    return found
+
+
+def _files(root: pathlib.Path) -> Iterable[pathlib.Path]:
+    if not root.is_dir():
+        yield root  # a missing file is noted too, so that creating it is a change
+        return
+    for folder, folders, names in os.walk(root):
+        folders[:] = sorted(name for name in folders
+                            if not name.startswith(".") and name not in _SKIPPED_FOLDERS)
+        for name in sorted(names):
+            if not name.startswith(".") and not name.endswith((".pyc", ".pyo")):
+                yield pathlib.Path(folder, name)
+
+
+def _digest(path: pathlib.Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
