@@ -170,6 +170,10 @@ class Client:
                     {"blocking": "true", "result": "true"}, body)
         answer = self.send(call, what)
         result = answer.json_or(None)
+        if answer.status == 202:  # still running when the blocking wait ended: no verdict yet
+            activation = result.get("activationId") if isinstance(result, dict) else None
+            raise OpenWhiskError(what, 202, f"did not finish in time; its activation "
+                                            f"{activation} has the outcome")
         return result if isinstance(result, dict) else {}
 
     def set_rule_status(self, name: str, namespace: str, status: str) -> None:

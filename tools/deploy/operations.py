@@ -107,7 +107,7 @@ def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Option
     syncer = Syncer(client, namespace, force=options.force)
     progress = Progress()
     try:
-        sync(syncer, desired, project, prune=options.prune, progress=progress,
+        sync(syncer, desired, project, prune=prunes(manifest, options), progress=progress,
              show=lambda outcome, entity, note: console.line(f"  {outcome:<9} {entity}{note}"))
     except OpenWhiskError as exc:
         console.line(f"  FAILED    {exc}")
@@ -118,6 +118,8 @@ def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Option
                         "interrupted (it may or may not have been stored; run deploy again)",
                         progress.rest)
         raise
+    if options.prune and not prunes(manifest, options):
+        console.line(NOT_PRUNING)
     _web_urls(console, manifest, credentials.apihost, namespace)
     console.line(f"Deployed project {project}: {progress.tally.summary()}.")
     return EXIT_OK
@@ -142,6 +144,16 @@ def build_project(manifest: Manifest, options: Options) -> Built:
 
 def project_name(manifest: Manifest, options: Options) -> str:
     return options.project or manifest.project or manifest.root.name
+
+
+def prunes(manifest: Manifest, options: Options) -> bool:
+    """Pruning deletes by project name: only with a name given, never one guessed from the
+    folder, which two unrelated projects could share."""
+    return options.prune and bool(options.project or manifest.project)
+
+
+NOT_PRUNING = ("Not pruning: the project has no name of its own (set project.name, the App "
+               "Builder app's name in package.json, or --project)")
 
 
 def connect(client: Client, manifest: Manifest, credentials: Credentials) -> str:
@@ -326,10 +338,18 @@ def _names(entities: Sequence[Entity]) -> str:
     return ", ".join(str(entity) for entity in entities) or "nothing"
 
 
+class _EverySecret(KnownSecrets):
+    """A tool's mask list: a project's secrets are few, and none may drop out, least of all
+    the AUTH key (the action's list is bounded against hostile callers; a manifest is not)."""
+
+    MAX_ENTRIES = sys.maxsize
+    MAX_CHARS = sys.maxsize
+
+
 def _secrets(manifest: Manifest | None, credentials: Credentials | None) -> KnownSecrets:
     """The values no printed line may show: the AUTH key, and every secret-named input or
     annotation (a string ``require-whisk-auth`` is a password)."""
-    secrets = KnownSecrets()
+    secrets = _EverySecret()
     if credentials is not None:
         secrets.add(credentials.auth)
         secrets.add(credentials.basic_auth[1])

@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.deploy.client import Call, Client, Entity, put, qualified
+from tools.deploy.client import Call, Client, Entity, OpenWhiskError, put, qualified
 from tools.deploy.compare import stale_annotations, unchanged
 from tools.deploy.plan import FEED_DIGEST, MANAGED, Desired
+from tools.manifest import masked
 
 # Deleted in this order: what refers to something goes before it.
 PRUNE_ORDER = ("rule", "trigger", "sequence", "action", "binding", "package")
@@ -115,7 +116,13 @@ class Syncer:
             self._call_feed(old["feed"], trigger, "DELETE", {})
         self._put(desired.entity, body)
         if feed_changed:
-            self._call_feed(desired.feed.action, trigger, "CREATE", desired.feed.inputs)
+            try:
+                self._call_feed(desired.feed.action, trigger, "CREATE", desired.feed.inputs)
+            except OpenWhiskError:
+                # A trigger left with its feed annotations but no feed would read as deployed
+                # next time and never fire: take it away, as wsk does, so a rerun starts clean.
+                self.client.delete(desired.entity, self.namespace)
+                raise
 
     def _call_feed(self, feed: str, trigger: str, event: str, inputs: Mapping[str, Any]) -> None:
         body = {**inputs, "lifecycleEvent": event,
@@ -132,7 +139,7 @@ def feed_calls(desired: Iterable[Desired], namespace: str,
     """What a dry run shows of the feed calls a deploy would make."""
     for item in desired:
         if item.feed is not None:
-            body = {**item.feed.inputs, "lifecycleEvent": "CREATE",
+            body = {**masked(item.feed.inputs), "lifecycleEvent": "CREATE",
                     "triggerName": qualified(namespace, item.entity.name), "authKey": "<AUTH>"}
             feed_namespace, _, name = item.feed.action.lstrip("/").partition("/")
             call = Call("POST", Entity("actions", name).path(feed_namespace),

@@ -104,7 +104,7 @@ def deploy_once(manifest_path: pathlib.Path, env_file: pathlib.Path | None, opti
         namespace = operations.connect(client, manifest, credentials)
         desired = plan(manifest, built.zips, namespace, built.managed)
         operations.sync(Syncer(client, namespace, force=options.force), desired, built.project,
-                        prune=options.prune, progress=progress,
+                        prune=operations.prunes(manifest, options), progress=progress,
                         show=lambda outcome, entity, note: None)
     except (ToolError, OSError) as exc:
         done = sent_text(progress)
