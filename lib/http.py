@@ -210,18 +210,21 @@ def request(
     policy: RetryPolicy = DEFAULT_POLICY,
     max_body: int = MAX_PAYLOAD_BYTES,
     transport: Transport = DIRECT,
+    connect_timeout: float = CONNECT_TIMEOUT,
     **kwargs: Any,
 ) -> Answer:
     """Send with retries and return the last answer, whatever its status.
 
-    Raises :class:`UpstreamTimeout` when the service is too slow for the time
-    left, :class:`UpstreamError` when it cannot be reached or its body is over
+    ``connect_timeout`` bounds connecting and sending the request (urllib3 applies
+    it to both): a tool uploading a large body passes a longer one. Raises
+    :class:`UpstreamTimeout` when the service is too slow for the time left,
+    :class:`UpstreamError` when it cannot be reached or its body is over
     ``max_body``. Redirects are not followed: credentials stay with the host
     they were meant for.
     """
     attempt = 0
     while True:
-        timeouts = _timeouts(deadline, service)
+        timeouts = _timeouts(deadline, service, connect_timeout)
         answer: Answer | None = None
         try:
             answer = _send(method, url, service, deadline, timeouts, max_body, transport,
@@ -406,13 +409,14 @@ def _is_read_timeout(exc: requests.RequestException) -> bool:
     )
 
 
-def _timeouts(deadline: Deadline, service: str) -> tuple[float, float]:
+def _timeouts(deadline: Deadline, service: str,
+              connect_timeout: float) -> tuple[float, float]:
     remaining = deadline.remaining()
     if remaining is None:
-        return CONNECT_TIMEOUT, READ_TIMEOUT
+        return connect_timeout, READ_TIMEOUT
     if remaining < MIN_ATTEMPT_SECONDS:
         raise UpstreamTimeout(f"no time left in the activation to call {service}")
-    return min(CONNECT_TIMEOUT, remaining), min(READ_TIMEOUT, remaining)
+    return min(connect_timeout, remaining), min(READ_TIMEOUT, remaining)
 
 
 def _time_allows(deadline: Deadline, delay: float) -> bool:

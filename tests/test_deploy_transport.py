@@ -187,3 +187,35 @@ def test_the_action_s_http_still_ignores_proxies_and_ca_bundles(
     answer = action_http.request("GET", served.url + "/", service="X", deadline=Deadline())
     assert answer.status == 200
     assert served.seen == ["GET / HTTP/1.1"]
+
+
+class _SlowReader(http.server.BaseHTTPRequestHandler):
+    """Reads a request body at about 6 MB/s, then answers 200."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_PUT(self) -> None:
+        left = int(self.headers["Content-Length"])
+        while left:
+            left -= len(self.rfile.read(min(left, 256 * 1024)))
+            time.sleep(0.04)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+
+def test_a_large_upload_may_take_longer_than_connecting_does() -> None:
+    server = LoopbackServer(("127.0.0.1", 0), _SlowReader)
+    server.start()
+    try:
+        # About 6 s to send at the server's pace, past what socket buffers hold and past the
+        # 3 s a connection may take: the upload is given time of its own.
+        body = {"exec": {"code": "A" * 40_000_000}}
+        answer = client(server.url).send(Call("PUT", "/api/v1/x", {}, body), "uploading")
+        assert answer.status == 200
+    finally:
+        server.stop()

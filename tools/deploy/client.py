@@ -8,6 +8,7 @@ never follows a redirect to another host.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ MAX_ANSWER_BYTES = 64 * 1024 * 1024
 MAX_MESSAGE = 500
 LIST_PAGE = 200  # the most entities OpenWhisk lists in one answer
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
+MIN_UPLOAD_BYTES_PER_SECOND = 100_000  # a slow uplink: a 48 MB zip may take minutes
 REQUEST_SECONDS = 30.0  # a server that trickles its answer cannot hold a deploy for minutes
 
 
@@ -200,12 +202,16 @@ class Client:
         return body[0]
 
     def _request(self, call: Call, what: str) -> http.Answer:
+        # The deadline, and the time to send the body in: longer for a large zip.
+        size = len(json.dumps(call.body)) if call.body is not None else 0
+        seconds = self.request_seconds + size / MIN_UPLOAD_BYTES_PER_SECOND
         try:
             return http.request(
                 call.method,
                 self.credentials.apihost + call.path,
                 service=SERVICE,
-                deadline=Deadline(time.time() + self.request_seconds),
+                deadline=Deadline(time.time() + seconds),
+                connect_timeout=seconds,
                 policy=self.policy,
                 max_body=MAX_ANSWER_BYTES,
                 auth=self.credentials.basic_auth,
