@@ -25,6 +25,7 @@ from lib._redact import known_secrets
 from lib.endpoints import is_loopback
 from tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ToolError, UsageError
 from tools.local.client import DEFAULT_ENV_FILE, LocalClient
+from tools.local.reload import FileWatcher, ReloadingWebActions
 from tools.local.runner import load_entry_point
 from tools.local.server import DEFAULT_PORT, WebActionServer
 from tools.manifest import MANIFEST_NAMES, default_manifest
@@ -40,6 +41,7 @@ class Options:
     host: str
     port: int
     sandbox: bool
+    watch: bool = False
 
 
 def parser(module: str | None) -> argparse.ArgumentParser:
@@ -70,6 +72,10 @@ def parser(module: str | None) -> argparse.ArgumentParser:
     cli.add_argument("--host", default="127.0.0.1", help="with --serve (default: %(default)s)")
     cli.add_argument("--port", type=int, default=DEFAULT_PORT,
                      help="with --serve (default: %(default)s; 0 picks a free port)")
+    cli.add_argument("--watch", action="store_true",
+                     help="with --serve: reload the actions within a second when their code, "
+                          "lib/, the manifest or .env changes (same port; an import error "
+                          "answers 500 until fixed)")
     cli.add_argument("--sandbox", action="store_true",
                      help="call an in-process emulator of Adobe IMS and AEM with sandbox "
                           "credentials instead of Adobe (no credentials or .env needed)")
@@ -85,6 +91,8 @@ def parse_options(module: str | None, argv: Sequence[str] | None) -> Options:
                   "in the request")
     if not args.serve and (args.host != "127.0.0.1" or args.port != DEFAULT_PORT):
         cli.error("--host and --port go with --serve")
+    if args.watch and not args.serve:
+        cli.error("--watch goes with --serve")
     if not 0 <= args.port <= 65535:
         cli.error(f"--port must be from 0 to 65535, not {args.port}")
     if args.env_file is not None and not args.env_file.is_file():
@@ -103,6 +111,7 @@ def parse_options(module: str | None, argv: Sequence[str] | None) -> Options:
         host=args.host,
         port=args.port,
         sandbox=args.sandbox,
+        watch=args.watch,
     )
 
 
@@ -140,8 +149,9 @@ def run_once(client: LocalClient, options: Options) -> int:
 
 
 def serve(client: LocalClient, options: Options) -> int:
+    reloading = ReloadingWebActions(client) if options.watch else None
     server = WebActionServer(client.actions, client.namespace, host=options.host,
-                             port=options.port)
+                             port=options.port, web_actions=reloading)
     if not server.web_actions.actions:
         raise UsageError(f"{options.manifest}: no action is a web action (web: yes or raw)")
     for served in server.web_actions.actions.values():
@@ -154,10 +164,17 @@ def serve(client: LocalClient, options: Options) -> int:
     if not is_loopback(options.host):
         lines.append(f"Warning: {options.host} is reachable from other machines, and the "
                      "actions run with this machine's credentials.")
-    sys.stderr.write("\n".join(lines) + "\n")
+    watcher = FileWatcher(reloading.files, reloading.reload) if reloading is not None else None
     try:
+        if watcher is not None:
+            watcher.start()  # before the message: a save made after it is seen
+            lines.append("Watching the actions, lib/, the manifest and .env: a save reloads "
+                         "them.")
+        sys.stderr.write("\n".join(lines) + "\n")
         wait_until_interrupted()
     finally:
+        if watcher is not None:
+            watcher.stop()
         server.stop()
     return EXIT_OK
 

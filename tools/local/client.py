@@ -54,13 +54,26 @@ class LocalClient:
 
     def __enter__(self) -> LocalClient:
         env = load_env(self.env_file)
-        self._manifest = load_manifest(self.manifest_path, env,
-                                       blank_unset=is_sandbox_input if self.sandbox else None)
-        self.namespace = configured_namespace(env)
+        manifest = load_manifest(self.manifest_path, env,
+                                 blank_unset=is_sandbox_input if self.sandbox else None)
         if self.sandbox:
             self.emulator = self._running.enter_context(AdobeEmulator())
-        self.actions = prepare(self._manifest, env, self.emulator)
+        self._use(manifest, env)
         return self
+
+    def reload(self) -> None:
+        """Read the manifest and the .env file again (the emulator, if any, stays): changed
+        inputs apply from here on. On an error nothing changes."""
+        if self._manifest is None:
+            raise RuntimeError("use LocalClient in a with block")
+        env = load_env(self.env_file)
+        manifest = load_manifest(self.manifest_path, env,
+                                 blank_unset=is_sandbox_input if self.sandbox else None)
+        self._use(manifest, env)
+
+    def _use(self, manifest: Manifest, env: Mapping[str, str]) -> None:
+        actions = prepare(manifest, env, self.emulator)
+        self._manifest, self.namespace, self.actions = manifest, configured_namespace(env), actions
 
     def __exit__(self, *exc_info: object) -> None:
         self._running.close()

@@ -123,8 +123,12 @@ class WebActionServer:
     """The local web-action server; a context manager that starts and stops it."""
 
     def __init__(self, actions: Iterable[LocalAction], namespace: str, *,
-                 host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
-        self.web_actions = WebActions(actions, namespace)
+                 host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                 web_actions: WebActions | None = None) -> None:
+        """``web_actions``, when given, answers instead of ``actions`` (which are then unused):
+        ``--watch`` passes a :class:`tools.local.reload.ReloadingWebActions`."""
+        self.web_actions = web_actions if web_actions is not None else WebActions(actions,
+                                                                                  namespace)
         self._address = (host, port)
         self._server: _WebServer | None = None
 
