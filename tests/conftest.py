@@ -61,3 +61,12 @@ def adobe(monkeypatch: pytest.MonkeyPatch):
         for name, value in emulator.env().items():
             monkeypatch.setenv(name, value)
         yield emulator
+
+
+@pytest.fixture
+def ow():
+    """A stateful OpenWhisk controller stand-in on loopback (tests/openwhisk_standin.py)."""
+    from tests.openwhisk_standin import AUTH, OpenWhiskStandIn
+
+    with OpenWhiskStandIn(auth=AUTH, namespace="ns") as standin:
+        yield standin

@@ -54,6 +54,21 @@ def make_project(root: pathlib.Path, manifest: str = HELLO_MANIFEST,
     return manifest_path
 
 
+def alarm_project(tmp_path: pathlib.Path, monkeypatch: Any, target: Mapping[str, str]
+                  ) -> pathlib.Path:
+    """The alarm project (a sequence, an alarm trigger with a rule, a binding) over the hello
+    code, as the working directory, its .env holding HELLO_ENV and ``target``'s AIO_RUNTIME_*
+    variables (a controller stand-in's ``env()``); no ~/.wskprops of the user's."""
+    root = tmp_path / "project"
+    copy_fixture(HELLO_PROJECT, root)
+    shutil.copyfile(FIXTURES / "alarm_project" / "manifest.yaml", root / "manifest.yaml")
+    env = {**HELLO_ENV, **target}
+    (root / ".env").write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return root
+
+
 def action_named(manifest: Manifest, name: str) -> Action:
     """The manifest's one action called ``name`` or ``package/name``."""
     found = [a for a in manifest.actions() if name in (a.name, a.qualified_name)]

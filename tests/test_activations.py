@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import pathlib
-import shutil
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 import deploy as cli
-from tests.deploy_support import FIXTURES, HELLO_ENV, copy_fixture
+from tests.deploy_support import FIXTURES, HELLO_ENV, alarm_project
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn, Run
 from tools.deploy import activations
 from tools.loopback import LoopbackServer
@@ -21,21 +20,9 @@ KEY = AUTH.partition(":")[2]
 
 
 @pytest.fixture
-def ow() -> OpenWhiskStandIn:
-    with OpenWhiskStandIn(auth=AUTH, namespace="ns") as standin:
-        yield standin
-
-
-@pytest.fixture
 def project(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, ow: OpenWhiskStandIn,
             capsys: pytest.CaptureFixture[str]) -> pathlib.Path:
-    root = tmp_path / "project"
-    copy_fixture(FIXTURES / "hello_project", root)
-    shutil.copyfile(ALARM, root / "manifest.yaml")
-    env = {**HELLO_ENV, **ow.env()}
-    (root / ".env").write_text("".join(f"{key}={value}\n" for key, value in env.items()))
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("HOME", str(tmp_path))
+    root = alarm_project(tmp_path, monkeypatch, ow.env())
     monkeypatch.setattr(activations, "sleep", lambda _seconds: None)
     assert cli.main(["deploy"]) == 0
     capsys.readouterr()

@@ -4,13 +4,12 @@ secret feed inputs in a dry run, and the load check of zips with wheels for anot
 from __future__ import annotations
 
 import pathlib
-import shutil
 
 import pytest
 import responses
 
 import deploy as cli
-from tests.deploy_support import FIXTURES, HELLO_ENV, copy_fixture
+from tests.deploy_support import HELLO_ENV, alarm_project
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn
 from tools.deploy import build as build_module
 from tools.deploy import operations
@@ -20,21 +19,9 @@ from tools.manifest import load_manifest
 
 
 @pytest.fixture
-def ow() -> OpenWhiskStandIn:
-    with OpenWhiskStandIn(auth=AUTH, namespace="ns") as standin:
-        yield standin
-
-
-@pytest.fixture
 def project(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
             ow: OpenWhiskStandIn) -> pathlib.Path:
-    root = tmp_path / "project"
-    copy_fixture(FIXTURES / "hello_project", root)
-    shutil.copyfile(FIXTURES / "alarm_project" / "manifest.yaml", root / "manifest.yaml")
-    (root / ".env").write_text("".join(f"{k}={v}\n" for k, v in {**HELLO_ENV,
-                                                                  **ow.env()}.items()))
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("HOME", str(tmp_path))
+    root = alarm_project(tmp_path, monkeypatch, ow.env())
     return root
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 import deploy as cli
-from tests.deploy_support import FIXTURES, HELLO_ENV, copy_fixture
+from tests.deploy_support import FIXTURES, HELLO_ENV, alarm_project
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn
 from tools.deploy import watch
 from tools.deploy.operations import Options
@@ -24,27 +24,16 @@ SECOND = "        second:\n          function: actions/hello\n"
 
 
 @pytest.fixture
-def ow() -> OpenWhiskStandIn:
-    with OpenWhiskStandIn(auth=AUTH, namespace="ns") as standin:
-        yield standin
-
-
-@pytest.fixture
 def project(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
             ow: OpenWhiskStandIn) -> pathlib.Path:
-    root = tmp_path / "project"
-    copy_fixture(FIXTURES / "hello_project", root)
+    root = alarm_project(tmp_path, monkeypatch, ow.env())
     shutil.copytree(root / "actions" / "hello", root / "actions" / "second")
     (root / "actions" / "second" / "__init__.py").write_text(
         "from actions.second.handler import handler, main\n\n__all__ = ['handler', 'main']\n")
-    manifest = ALARM.read_text()
+    manifest = (root / "manifest.yaml").read_text()
     assert SECOND in manifest
     (root / "manifest.yaml").write_text(
         manifest.replace(SECOND, SECOND.replace("actions/hello", "actions/second")))
-    env = {**HELLO_ENV, **ow.env()}
-    (root / ".env").write_text("".join(f"{key}={value}\n" for key, value in env.items()))
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("HOME", str(tmp_path))
     return root
 
 

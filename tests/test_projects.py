@@ -11,7 +11,14 @@ import pytest
 import requests
 
 import deploy as cli
-from tests.deploy_support import FIXTURES, HELLO_ENV, REPO, copy_fixture, run_like_openwhisk
+from tests.deploy_support import (
+    FIXTURES,
+    HELLO_ENV,
+    REPO,
+    alarm_project,
+    copy_fixture,
+    run_like_openwhisk,
+)
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn, as_dict
 from tools.deploy.build import build_zips
 from tools.manifest import load_manifest
@@ -23,21 +30,9 @@ SECRET = HELLO_ENV["API_SECRET"]
 
 
 @pytest.fixture
-def ow() -> OpenWhiskStandIn:
-    with OpenWhiskStandIn(auth=AUTH, namespace="ns") as standin:
-        yield standin
-
-
-@pytest.fixture
 def project(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
             ow: OpenWhiskStandIn) -> pathlib.Path:
-    root = tmp_path / "project"
-    copy_fixture(FIXTURES / "hello_project", root)
-    shutil.copyfile(ALARM, root / "manifest.yaml")
-    env = {**HELLO_ENV, **ow.env()}
-    (root / ".env").write_text("".join(f"{key}={value}\n" for key, value in env.items()))
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("HOME", str(tmp_path))
+    root = alarm_project(tmp_path, monkeypatch, ow.env())
     return root
 
 
