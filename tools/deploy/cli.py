@@ -30,18 +30,19 @@ def parser() -> argparse.ArgumentParser:
     vendoring.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
                            help="extra argument for pip when vendoring, repeatable "
                                 "(e.g. --pip-arg=--index-url=URL)")
-    target = argparse.ArgumentParser(add_help=False)
-    target.add_argument("--apihost", help="OpenWhisk API host (default: AIO_RUNTIME_APIHOST, "
-                                          "else APIHOST in $WSK_CONFIG_FILE or ~/.wskprops)")
-    target.add_argument("--auth", help="AUTH key uuid:key (default: AIO_RUNTIME_AUTH, else AUTH "
-                                       "in ~/.wskprops)")
-    target.add_argument("--namespace", help="namespace (default: AIO_RUNTIME_NAMESPACE, else "
-                                            "NAMESPACE in ~/.wskprops, else your own)")
+    connection = argparse.ArgumentParser(add_help=False)  # where OpenWhisk is, and who we are
+    connection.add_argument("--apihost", help="OpenWhisk API host (default: AIO_RUNTIME_APIHOST, "
+                                              "else APIHOST in $WSK_CONFIG_FILE or ~/.wskprops)")
+    connection.add_argument("--auth", help="AUTH key uuid:key (default: AIO_RUNTIME_AUTH, else "
+                                           "AUTH in ~/.wskprops)")
+    connection.add_argument("--namespace", help="namespace (default: AIO_RUNTIME_NAMESPACE, else "
+                                                "NAMESPACE in ~/.wskprops, else your own)")
+    connection.add_argument("--allow-http", action="store_true",
+                            help="allow a plain http APIHOST off loopback (the AUTH key then "
+                                 "crosses the network in clear)")
+    target = argparse.ArgumentParser(add_help=False, parents=[connection])  # deploy, undeploy
     target.add_argument("--dry-run", action="store_true",
                         help="print the requests instead of sending them")
-    target.add_argument("--allow-http", action="store_true",
-                        help="allow a plain http APIHOST off loopback (the AUTH key then "
-                             "crosses the network in clear)")
 
     top = argparse.ArgumentParser(
         prog="deploy.py",
@@ -69,7 +70,8 @@ def parser() -> argparse.ArgumentParser:
         epilog="Ends with a summary such as '3 unchanged, 1 updated, 1 created, 1 pruned'.")
     deploy.add_argument("--project", metavar="NAME",
                         help="the project that owns what is deployed (default: project.name, "
-                             "the App Builder app's name, else the manifest's folder name)")
+                             "the App Builder app's name, else the manifest's folder name, "
+                             "under which nothing is pruned)")
     deploy.add_argument("--force", action="store_true",
                         help="send every entity, changed or not")
     deploy.add_argument("--no-prune", dest="prune", action="store_false",
@@ -82,12 +84,7 @@ def parser() -> argparse.ArgumentParser:
                     "reading a manifest.")
     undeploy.add_argument("--project", metavar="NAME",
                           help="delete every entity whose whisk-managed annotation names NAME")
-    reach = argparse.ArgumentParser(add_help=False)  # target, less --dry-run: list, watch
-    reach.add_argument("--apihost", help="OpenWhisk API host (as for deploy)")
-    reach.add_argument("--auth", help="AUTH key uuid:key (as for deploy)")
-    reach.add_argument("--namespace", help="namespace (as for deploy)")
-    reach.add_argument("--allow-http", action="store_true",
-                       help="allow a plain http APIHOST off loopback")
+    reach = argparse.ArgumentParser(add_help=False, parents=[connection])  # list, watch
     reach.add_argument("--project", metavar="NAME",
                        help="the project that owns what is deployed (as for deploy)")
     listing = commands.add_parser(
@@ -109,14 +106,8 @@ def parser() -> argparse.ArgumentParser:
     watching.add_argument("--interval", type=float, default=0.3, help=argparse.SUPPRESS)
     watching.add_argument("--max-cycles", type=int, default=None, help=argparse.SUPPRESS)
     watching.set_defaults(dry_run=False)
-    asking = argparse.ArgumentParser(add_help=False)  # target, less --dry-run: invoke, logs
-    asking.add_argument("--apihost", help="OpenWhisk API host (as for deploy)")
-    asking.add_argument("--auth", help="AUTH key uuid:key (as for deploy)")
-    asking.add_argument("--namespace", help="namespace (as for deploy)")
-    asking.add_argument("--allow-http", action="store_true",
-                        help="allow a plain http APIHOST off loopback")
     invoking = commands.add_parser(
-        "invoke", parents=[files, asking], help="invoke an action and print its result",
+        "invoke", parents=[files, connection], help="invoke an action and print its result",
         description="A blocking invocation: prints the result as JSON, then the activation id, "
                     "duration and status. Exit 1 on an application or developer error. One "
                     "that outlives the blocking wait is polled until it ends. With --web, call "
@@ -132,14 +123,14 @@ def parser() -> argparse.ArgumentParser:
                           help="with --web, repeatable")
     invoking.add_argument("--data", metavar="D", help="with --web: the request body")
     activation = commands.add_parser(
-        "activation", parents=[files, asking], help="show one activation",
+        "activation", parents=[files, connection], help="show one activation",
         description="Print an activation record, or only its logs or its result.")
     activation.add_argument("id", metavar="ID")
     shown = activation.add_mutually_exclusive_group()
     shown.add_argument("--logs", action="store_true", help="only its log lines")
     shown.add_argument("--result", action="store_true", help="only its result")
     logging_ = commands.add_parser(
-        "logs", parents=[files, asking], help="the project's activations and their logs",
+        "logs", parents=[files, connection], help="the project's activations and their logs",
         description="The project's activations (or one action's), oldest first: id, start, "
                     "duration, status and log lines, our actions' JSON lines shown as 'time "
                     "level logger: message key=value'. --follow prints each new one once; "
