@@ -7,15 +7,14 @@ past the activation's deadline. Bodies are read with a size limit, because
 OpenWhisk drops an action result over 1 MB.
 
 A warm call costs little beyond its round trip: each request is prepared with
-only the steps it needs (``_prepare``) and handed to the session's adapter,
-whose pool lookup and response building skip what these requests never use
-(``_Adapter``). Everything below stays requests' and urllib3's own.
+only the steps it needs and handed to the session's adapter, whose pool lookup
+and response building skip what these requests never use (lib/_transport.py).
+Everything below stays requests' and urllib3's own.
 """
 
 from __future__ import annotations
 
 import email.utils
-import functools
 import json
 import random
 import threading
@@ -25,14 +24,9 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import requests
-from requests.adapters import HTTPAdapter
-from requests.models import PreparedRequest, Response
-from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 
+from lib._transport import Adapter, prepare, sending
 from lib._watchdog import watchdog
 from lib.deadline import Deadline
 from lib.errors import ActionError, UpstreamError, UpstreamRateLimited, UpstreamTimeout
@@ -41,10 +35,6 @@ from lib.web import MAX_PAYLOAD_BYTES
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-DEFAULT_HEADERS = {
-    "User-Agent": f"ow-adobe-s2s python-requests/{requests.__version__}",
-    "Accept-Encoding": "gzip, deflate",
-}
 MIN_ATTEMPT_SECONDS = 0.2  # an attempt with less time than this left is not started
 # Failures of the connection itself, worth another attempt.
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
@@ -130,61 +120,11 @@ def session() -> requests.Session:
         if _session is None:
             new = requests.Session()
             new.trust_env = False
-            adapter = _Adapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+            adapter = Adapter(pool_connections=4, pool_maxsize=32, max_retries=0)
             new.mount("https://", adapter)
             new.mount("http://", adapter)
             _session = new
         return _session
-
-
-class _Adapter(HTTPAdapter):
-    """requests' adapter, less two steps of each send that these requests never need.
-
-    Both are hooks requests documents for subclasses. ``send`` itself stays
-    requests' own, so what mocks it (the ``responses`` library in the tests) still
-    sees every request, and requests' urllib3 pool still owns TLS and keep-alive.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pools: dict[tuple[str, Any, Any], Any] = {}
-        self.poolmanager.pool_classes_by_scheme = _POOLS  # connections armed at the deadline
-
-    def get_connection_with_tls_context(self, request: PreparedRequest, verify: Any,
-                                        proxies: Mapping[str, str] | None = None,
-                                        cert: Any = None) -> Any:
-        """The pool manager's pool for the request's origin, remembered rather than looked up
-        on every call (each lookup parses the URL and builds urllib3's pool key of some
-        30 fields). At most as many as the manager keeps; one closed since is looked up
-        again."""
-        if proxies or not isinstance(request.url, str):
-            return super().get_connection_with_tls_context(request, verify, proxies, cert)
-        key = ("/".join(request.url.split("/", 3)[:3]), verify, cert)  # scheme://host:port
-        pool = self._pools.get(key)
-        if pool is None or pool.pool is None:  # urllib3 sets .pool to None when it closes
-            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-            if len(self._pools) >= self._pool_connections:
-                self._pools.clear()
-            self._pools[key] = pool
-        return pool
-
-    def close(self) -> None:
-        self._pools.clear()
-        super().close()
-
-    def build_response(self, req: PreparedRequest, resp: Any) -> Response:
-        """requests' own Response, less the copy of the answer's cookies into a jar: the
-        session never sends cookies (see ``_send``), so nothing would read it."""
-        response = Response()
-        response.status_code = getattr(resp, "status", None)
-        response.headers = CaseInsensitiveDict(getattr(resp, "headers", {}))
-        response.encoding = get_encoding_from_headers(response.headers)
-        response.raw = resp
-        response.reason = resp.reason
-        response.url = req.url.decode("utf-8") if isinstance(req.url, bytes) else req.url
-        response.request = req
-        response.connection = self
-        return response
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -273,123 +213,38 @@ def _send(
     # cookies, hooks and environment settings (none used here) at a cost per call
     # above a loopback round trip, and keep cookies from one invocation for the next.
     # An adapter never follows redirects.
-    prepared = _prepare(method, url, kwargs)
+    prepared = prepare(method, url, kwargs)
     remaining = deadline.remaining()
-    _sending.until = None if remaining is None else time.monotonic() + remaining
-    _sending.ticket = None  # set by the connection once the request is sent (_ArmedConnection)
+    sending.until = None if remaining is None else time.monotonic() + remaining
+    sending.ticket = None  # set by the connection once the request is sent (_ArmedConnection)
     try:
         with session().get_adapter(url).send(prepared, stream=True, timeout=timeouts,
                                              verify=transport.verify,
                                              proxies=dict(transport.proxies)) as response:
-            if _sending.ticket is None and _sending.until is not None:  # a proxied request
+            if sending.ticket is None and sending.until is not None:  # a proxied request
                 sock = getattr(response.raw.connection, "sock", None)
                 if sock is not None:
-                    _sending.ticket = watchdog.arm(sock, _sending.until - time.monotonic())
+                    sending.ticket = watchdog.arm(sock, sending.until - time.monotonic())
             try:
                 body = _read_body(response, max_body, service)
             except requests.RequestException as exc:
-                if _sending.ticket is not None and watchdog.disarm(_sending.ticket):
+                if sending.ticket is not None and watchdog.disarm(sending.ticket):
                     raise UpstreamTimeout(f"{service} did not finish its answer in time") \
                         from exc
                 raise
-            if _sending.ticket is not None and watchdog.disarm(_sending.ticket):
+            if sending.ticket is not None and watchdog.disarm(sending.ticket):
                 # Cut at the deadline while reading what read as a whole answer: not one.
                 raise UpstreamTimeout(f"{service} did not finish its answer in time")
             return Answer(response.status_code, response.headers, body)
     except requests.RequestException as exc:
-        if _sending.ticket is not None and watchdog.disarm(_sending.ticket):
+        if sending.ticket is not None and watchdog.disarm(sending.ticket):
             raise UpstreamTimeout(f"{service} did not answer within {timeouts[1]:.1f} s") \
                 from exc
         raise
     finally:
-        if _sending.ticket is not None:
-            watchdog.disarm(_sending.ticket)
-        _sending.until = _sending.ticket = None
-
-
-class _ArmedConnection:
-    """Hands its socket to the watchdog as soon as a request is sent on it, so a server that
-    trickles its status line and headers is cut off at the deadline, as one that trickles
-    its body is. Mixed into urllib3's own connection classes (``_POOLS``)."""
-
-    sock: Any
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        super().request(*args, **kwargs)  # type: ignore[misc] - urllib3's, next in the MRO
-        until = getattr(_sending, "until", None)
-        if until is not None and self.sock is not None:
-            _sending.ticket = watchdog.arm(self.sock, until - time.monotonic())
-
-
-class _ArmedHTTPConnection(_ArmedConnection, HTTPConnection):
-    pass
-
-
-class _ArmedHTTPSConnection(_ArmedConnection, HTTPSConnection):
-    pass
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _ArmedHTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _ArmedHTTPSConnection
-
-
-_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-# The deadline of the request this thread is sending, and the watchdog's ticket for it.
-_sending = threading.local()
-
-
-def _prepare(method: str, url: str, kwargs: Mapping[str, Any]) -> PreparedRequest:
-    """What ``requests.Request(method, url, **kwargs).prepare()`` makes, with less work per call.
-
-    The same PreparedRequest steps in the same order, less three that do nothing
-    for these requests: the URL is parsed, IDNA-checked and requoted once per URL
-    and query (cached), cookies are prepared only when given, and the URL is
-    searched for credentials only when it could hold some (an ``@``).
-    """
-    if kwargs.keys() - _LEAN_ARGUMENTS:  # files, hooks …: requests' own way, every step
-        fields = {**kwargs, "headers": {**DEFAULT_HEADERS, **(kwargs.get("headers") or {})}}
-        return requests.Request(method, url, **fields).prepare()
-    prepared = PreparedRequest()
-    prepared.prepare_method(method)
-    prepared.url = _url(url, kwargs.get("params"))
-    prepared.prepare_headers({**DEFAULT_HEADERS, **(kwargs.get("headers") or {})})
-    if kwargs.get("cookies"):
-        prepared.prepare_cookies(kwargs["cookies"])
-    prepared.prepare_body(kwargs.get("data"), None, kwargs.get("json"))
-    auth = kwargs.get("auth")
-    if auth is not None or "@" in prepared.url:
-        prepared.prepare_auth(auth, url)
-    return prepared
-
-
-_LEAN_ARGUMENTS = frozenset({"params", "headers", "data", "json", "auth", "cookies"})
-
-
-def _url(url: str, params: Any) -> str:
-    """The URL with its query, as requests prepares it; the same URL and text params are
-    prepared once (a warm container asks for the same URL again and again)."""
-    if not params:
-        return _prepared_url(url, "")
-    if isinstance(params, dict) and all(isinstance(value, str) for value in params.values()):
-        return _prepared_url_with(url, tuple(params.items()))
-    return _prepared_url(url, PreparedRequest._encode_params(params))
-
-
-@functools.lru_cache(maxsize=64)
-def _prepared_url_with(url: str, params: tuple[tuple[Any, str], ...]) -> str:
-    return _prepared_url(url, PreparedRequest._encode_params(params))
-
-
-@functools.lru_cache(maxsize=64)
-def _prepared_url(url: str, query: str | bytes) -> str:
-    """The URL as requests prepares it, with ``query`` (already encoded) appended."""
-    prepared = PreparedRequest()
-    prepared.prepare_url(url, query)
-    return prepared.url
+        if sending.ticket is not None:
+            watchdog.disarm(sending.ticket)
+        sending.until = sending.ticket = None
 
 
 def _read_body(response: requests.Response, max_body: int, service: str) -> bytes:

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
-from lib import http
+from lib import _transport, http
 from lib._watchdog import SLACK, Watchdog
 from lib.deadline import Deadline
 from tests.deploy_support import loopback_server
@@ -53,7 +53,7 @@ BODIES = st.fixed_dictionaries({}, optional={
 
 def by_requests(method: str, url: str, kwargs: dict[str, Any]) -> requests.PreparedRequest:
     """What lib.http sent before: requests.Request(...).prepare() with the default headers."""
-    fields = {**kwargs, "headers": {**http.DEFAULT_HEADERS, **(kwargs.get("headers") or {})}}
+    fields = {**kwargs, "headers": {**_transport.DEFAULT_HEADERS, **(kwargs.get("headers") or {})}}
     return requests.Request(method, url, **fields).prepare()
 
 
@@ -62,9 +62,9 @@ def same_or_same_error(method: str, url: str, kwargs: dict[str, Any]) -> None:
         expected = by_requests(method, url, kwargs)
     except Exception as exc:  # whatever requests raises, lib.http raises too
         with pytest.raises(type(exc)):
-            http._prepare(method, url, kwargs)
+            _transport.prepare(method, url, kwargs)
         return
-    got = http._prepare(method, url, kwargs)
+    got = _transport.prepare(method, url, kwargs)
     assert (got.method, got.url, got.body) == (expected.method, expected.url, expected.body)
     assert list(got.headers.items()) == list(expected.headers.items())
 
@@ -94,7 +94,7 @@ def test_the_lean_preparation_is_requests_own(method: str, url: str, params: Any
 ])
 def test_the_lean_preparation_on_chosen_cases(url: str, kwargs: dict[str, Any]) -> None:
     if "files" in kwargs:  # multipart boundaries are random: compare what does not vary
-        got, expected = http._prepare("POST", url, kwargs), by_requests("POST", url, kwargs)
+        got, expected = _transport.prepare("POST", url, kwargs), by_requests("POST", url, kwargs)
         assert (got.url, got.headers.keys()) == (expected.url, expected.headers.keys())
         return
     same_or_same_error("POST", url, kwargs)
@@ -130,7 +130,7 @@ def test_mocks_of_the_adapters_send_see_params_form_json_and_auth() -> None:
     sent = responses.calls[2].request
     assert sent.headers["Authorization"] == requests.auth._basic_auth_str("uuid", "key")
     assert sent.headers["Content-Type"] == "application/json"
-    assert all(c.request.headers["User-Agent"] == http.DEFAULT_HEADERS["User-Agent"]
+    assert all(c.request.headers["User-Agent"] == _transport.DEFAULT_HEADERS["User-Agent"]
                for c in responses.calls)
 
 
@@ -138,7 +138,7 @@ def test_mocks_of_the_adapters_send_see_params_form_json_and_auth() -> None:
 
 
 def test_the_pool_is_looked_up_once_per_origin_and_again_once_closed() -> None:
-    adapter = http._Adapter(pool_connections=4, pool_maxsize=4, max_retries=0)
+    adapter = _transport.Adapter(pool_connections=4, pool_maxsize=4, max_retries=0)
     first = requests.Request("GET", "https://host.example:8443/a?x=1").prepare()
     second = requests.Request("GET", "https://host.example:8443/b/c").prepare()
     other = requests.Request("GET", "http://host.example:8443/a").prepare()
@@ -162,7 +162,7 @@ def test_the_pool_is_looked_up_once_per_origin_and_again_once_closed() -> None:
 
 
 def test_no_more_pools_are_remembered_than_the_manager_keeps() -> None:
-    adapter = http._Adapter(pool_connections=2, pool_maxsize=2, max_retries=0)
+    adapter = _transport.Adapter(pool_connections=2, pool_maxsize=2, max_retries=0)
     for port in range(8000, 8010):
         url = f"http://127.0.0.1:{port}/"
         adapter.get_connection_with_tls_context(requests.Request("GET", url).prepare(), True)
@@ -189,7 +189,7 @@ def test_answers_are_read_through_the_trimmed_response() -> None:
     raw = urllib3.HTTPResponse(body=b"", headers={"Content-Type": "text/plain"},
                                          status=204, reason="No Content",
                                          preload_content=False)
-    built = http._Adapter().build_response(request, raw)
+    built = _transport.Adapter().build_response(request, raw)
     assert (built.status_code, built.reason, built.url, built.encoding) == (
         204, "No Content", "http://h/p", "ISO-8859-1")
     assert (built.raw, built.request, list(built.cookies)) == (raw, request, [])
