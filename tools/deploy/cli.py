@@ -46,8 +46,9 @@ def parser() -> argparse.ArgumentParser:
 
     top = argparse.ArgumentParser(
         prog="deploy.py",
-        description="Render, build, deploy or undeploy the manifest's Python actions on "
-                    "Apache OpenWhisk. Without a command: deploy.")
+        description="Deploy a project of Python actions to Apache OpenWhisk, and live with "
+                    "it there: render, build, deploy, list, watch, invoke, logs, undeploy; new "
+                    "adds an action. Without a command: deploy.")
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
     render = commands.add_parser(
         "render", parents=[files], help="print the resolved manifest",
