@@ -541,7 +541,7 @@ def plain_http(settings: Settings) -> Observation:
     return Observation(outcome, done.seconds, {"exit_status": done.status})
 
 
-class _Trickler(http.server.BaseHTTPRequestHandler):
+class HeaderTrickler(http.server.BaseHTTPRequestHandler):
     """Status line, then one header byte every 0.1 s: each read is quick, the answer never ends."""
 
     protocol_version = "HTTP/1.1"
@@ -561,7 +561,7 @@ class _Trickler(http.server.BaseHTTPRequestHandler):
 
 
 def trickling_server(settings: Settings) -> Observation:
-    server = LoopbackServer(("127.0.0.1", 0), _Trickler)
+    server = LoopbackServer(("127.0.0.1", 0), HeaderTrickler)
     server.start()
     try:
         client = Client(Credentials(server.url, BENCH_AUTH, "ns", "bench"),

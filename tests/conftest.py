@@ -70,3 +70,16 @@ def ow():
 
     with OpenWhiskStandIn(auth=AUTH, namespace="ns") as standin:
         yield standin
+
+
+@pytest.fixture
+def project_log_levels() -> Iterator[None]:
+    """Put the project loggers' levels back, so other tests see what they expect."""
+    import logging
+
+    from lib import log
+
+    saved = {name: logging.getLogger(name).level for name in log.PROJECT_LOGGERS}
+    yield
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)

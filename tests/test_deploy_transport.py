@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bench.tool_faults import HeaderTrickler
 from tests.deploy_support import closed_port
 from tools.deploy.client import RETRIES, Call, Client, OpenWhiskError
 from tools.deploy.credentials import Credentials
@@ -33,16 +34,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.seen.append(self.requestline)
-        if self.server.trickle_headers:  # a header line a byte at a time, never ending
-            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
-            for _ in range(200):
-                try:
-                    self.wfile.write(b"X")
-                    self.wfile.flush()
-                except OSError:
-                    return
-                time.sleep(0.1)
-            return
         body = json.dumps(RUNTIMES).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -61,10 +52,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class _Server(LoopbackServer):
-    def __init__(self, trickle: bool = False, trickle_headers: bool = False) -> None:
+    def __init__(self, trickle: bool = False) -> None:
         self.seen: list[str] = []
         self.trickle = trickle
-        self.trickle_headers = trickle_headers
         super().__init__(("127.0.0.1", 0), _Handler)
 
 
@@ -93,7 +83,7 @@ def test_a_server_that_trickles_cannot_hold_a_request_past_its_deadline() -> Non
 
 
 def test_a_server_that_trickles_its_headers_is_cut_off_at_the_deadline_too() -> None:
-    server = _Server(trickle_headers=True)
+    server = LoopbackServer(("127.0.0.1", 0), HeaderTrickler)  # the fault table's own
     server.start()
     try:
         started = time.monotonic()

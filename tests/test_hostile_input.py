@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,12 +22,7 @@ from tools.sandbox import AdobeEmulator
 LONE = "\ud800"
 
 
-@pytest.fixture(autouse=True)
-def project_log_levels() -> Iterator[None]:
-    saved = {name: logging.getLogger(name).level for name in log.PROJECT_LOGGERS}
-    yield
-    for name, level in saved.items():
-        logging.getLogger(name).setLevel(level)
+pytestmark = pytest.mark.usefixtures("project_log_levels")
 
 
 def nested(depth: int, leaf: Any = "leaf") -> Any:

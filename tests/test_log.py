@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,13 +16,7 @@ SECRET = "p8e-log-test-secret-0123456789"
 ESCAPED_SECRET = 'p8e-"quoted"\\back\\slash'
 
 
-@pytest.fixture(autouse=True)
-def project_log_levels() -> Iterator[None]:
-    """Put the project loggers' levels back, so other tests see what they expect."""
-    saved = {name: logging.getLogger(name).level for name in log.PROJECT_LOGGERS}
-    yield
-    for name, level in saved.items():
-        logging.getLogger(name).setLevel(level)
+pytestmark = pytest.mark.usefixtures("project_log_levels")
 
 
 def json_lines(text: str) -> list[dict[str, object]]:
