@@ -7,6 +7,7 @@ Command-line flags, App Builder's ``AIO_RUNTIME_*`` variables (shell or
 from __future__ import annotations
 
 import pathlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -17,6 +18,8 @@ from tools.textfile import read_env_file
 
 AIO_DEFAULT_APIHOST = "https://adobeioruntime.net"
 OWN_NAMESPACE = "_"  # in REST paths, the namespace the AUTH key belongs to
+# What may follow ``scheme://``: a DNS name, an IPv4 or a bracketed IPv6 address, and a port.
+_HOST_AND_PORT = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
 class CredentialsError(ToolError):
@@ -81,18 +84,27 @@ def find_credentials(
 
 def normal_apihost(apihost: str, *, allow_http: bool = False) -> str:
     """``scheme://host[:port]``; a bare host means https, as the wsk CLI has it. Plain http
-    would carry the AUTH key in clear: only to loopback, unless ``allow_http``."""
+    would carry the AUTH key in clear: only to loopback, unless ``allow_http``.
+
+    Anything but a host and a port after the scheme is refused, even when a URL parser
+    drops it quietly (an empty ``?`` or ``#``, a lone ``@``, a blank inside, an empty port):
+    the value is pasted in front of every REST and web URL as it is.
+    """
     value = apihost.strip().rstrip("/")
     if "://" not in value:
         value = "https://" + value
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # a bracket left open
+        raise CredentialsError(f"APIHOST {_shown(apihost)} is not a host or an http(s) URL "
+                               "of one (an IPv6 address needs both brackets)") from None
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise CredentialsError(f"APIHOST {_shown(apihost)} has an invalid port") from None
-    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path
-            or parts.query or parts.fragment or "#" in value or parts.username
-            or parts.password):
+    rest = value.partition("://")[2]
+    if (parts.scheme not in ("http", "https") or not parts.hostname
+            or rest != parts.netloc or not _HOST_AND_PORT.fullmatch(rest)):
         raise CredentialsError(f"APIHOST {_shown(apihost)} is not a host or an http(s) URL of "
                                "one (no path, query or fragment)")
     if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_http:
