@@ -11,11 +11,20 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from lib._redact import known_secrets
 from tests.deploy_support import FIXTURES, action_named, copy_fixture
+from tools.local import cli as local_cli
 from tools.local.client import LocalClient
-from tools.local.runner import Outcome, init_environment_value, invoke, local_action
+from tools.local.runner import (
+    EnvironmentValueError,
+    Outcome,
+    init_environment_value,
+    invoke,
+    local_action,
+)
+from tools.local.server import WebActionServer
 from tools.local.web_request import action_arguments
 from tools.local.web_types import NOT_ALLOWED, Rejection, WebRequest
 from tools.manifest import load_env, load_manifest
@@ -119,3 +128,84 @@ def test_under_final_a_web_request_cannot_name_an_init_input(project: pathlib.Pa
     assert caught.value.status == 400
     assert caught.value.message == NOT_ALLOWED
     assert "INIT_SECRET" not in local.params  # not a parameter: only final protects it
+
+
+# --- values the environment cannot hold ---------------------------------------------------------
+
+WEB_ENTRIES = """\
+        web: 'yes'
+        annotations:
+          final: false  # a caller may then name an init input, and its value is exported
+      other:
+        function: __PACKAGE__/handlers.py
+        runtime: python:3.11
+        main: report
+        web: 'yes'
+"""
+
+
+def web_project(project: pathlib.Path) -> pathlib.Path:
+    """The project with report a non-final web action, and a second one, other, without init
+    inputs: what report leaves in the process, other would see."""
+    manifest = project / "manifest.yaml"
+    package = next(path.name for path in project.iterdir() if path.name.startswith("initenv_"))
+    manifest.write_text(manifest.read_text(encoding="utf-8")
+                        + WEB_ENTRIES.replace("__PACKAGE__", package), encoding="utf-8")
+    return manifest
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("a\0b", "the value holds a NUL character"),
+    ("\ud800 lone surrogate", "the value holds text the file system's encoding cannot carry"),
+])
+def test_a_value_the_environment_cannot_hold_is_refused_and_nothing_stays(
+        project: pathlib.Path, value: str, problem: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SETTINGS", "the shell's own")
+    env = load_env(project / ".env")
+    manifest = load_manifest(project / "manifest.yaml", env)
+    local = local_action(manifest, action_named(manifest, "report"), env)
+    before = dict(os.environ)
+
+    with pytest.raises(EnvironmentValueError) as caught:
+        invoke(local, {**local.params, "COUNT": value})
+
+    assert str(caught.value) == f"'COUNT' cannot be set in the action's environment: {problem}"
+    assert dict(os.environ) == before  # INIT_SECRET never set, SETTINGS the shell's
+
+
+def test_the_web_server_answers_400_and_the_next_action_sees_no_secret(
+        project: pathlib.Path) -> None:
+    manifest_path = web_project(project)
+    session = requests.Session()
+    session.trust_env = False
+    with LocalClient(manifest_path, project / ".env") as client, \
+            WebActionServer(client.actions, client.namespace, port=0) as server:
+        base = f"{server.url}/api/v1/web/guest/demo"
+        refused = session.get(f"{base}/report.json", params={"COUNT": "1\0"}, timeout=30)
+        other = session.get(f"{base}/other.json", timeout=30)
+        fine = session.get(f"{base}/report.json", params={"COUNT": "5"}, timeout=30)
+    session.close()
+
+    assert refused.status_code == 400
+    assert refused.json()["error"] == ("'COUNT' cannot be set in the action's environment: "
+                                       "the value holds a NUL character")
+    assert SECRET not in refused.text
+    assert other.status_code == 200
+    assert other.json()["environ"]["INIT_SECRET"] is None
+    assert fine.json()["environ"]["COUNT"] == "5"  # the server goes on serving
+    assert "INIT_SECRET" not in os.environ
+
+
+def test_the_cli_exits_2_naming_the_input(project: pathlib.Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    status = local_cli.main(None, ["demo/report", "--manifest", str(project / "manifest.yaml"),
+                                   "--env-file", str(project / ".env"),
+                                   "--param", 'COUNT="x\\u0000y"'])
+
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.err == ("error: 'COUNT' cannot be set in the action's environment: the value "
+                            "holds a NUL character\n")
+    assert captured.out == ""
+    assert "INIT_SECRET" not in os.environ

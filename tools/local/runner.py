@@ -168,17 +168,48 @@ def activation_environment(action: LocalAction, activation_id: str,
     }
 
 
+class EnvironmentValueError(RunnerError):
+    """A value the process environment cannot hold (a NUL, text the file system's encoding
+    cannot carry, a name with ``=``); the message names the variable, never its value."""
+
+
+def environment_problem(name: str, value: str | None) -> str | None:
+    """Why ``name=value`` cannot go into os.environ, or None when it can."""
+    if not name or "=" in name or "\0" in name:
+        return "the name is empty or holds '=' or a NUL character"
+    try:
+        os.fsencode(name)
+    except UnicodeError:
+        return "the name holds text the file system's encoding cannot carry"
+    if value is None:
+        return None
+    if "\0" in value:
+        return "the value holds a NUL character"
+    try:
+        os.fsencode(value)
+    except UnicodeError:
+        return "the value holds text the file system's encoding cannot carry"
+    return None
+
+
 @contextlib.contextmanager
 def patched_environ(values: Mapping[str, str | None]) -> Iterator[None]:
     """``values`` in os.environ for the block (None: removed); what was there before comes
-    back after."""
-    saved = {name: os.environ.get(name) for name in values}
+    back after, whatever fails. A value the environment cannot hold is refused before any is
+    set (EnvironmentValueError naming it), so one activation's values never outlive it."""
     for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+        problem = environment_problem(name, value)
+        if problem is not None:
+            raise EnvironmentValueError(f"{name!r} cannot be set in the action's environment: "
+                                        f"{problem}")
+    saved: dict[str, str | None] = {}
     try:
+        for name, value in values.items():
+            saved[name] = os.environ.get(name)
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         yield
     finally:
         for name, value in saved.items():

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lib.web import MAX_PAYLOAD_BYTES
-from tools.local.runner import Activation, LocalAction, Outcome, invoke
+from tools.local.runner import Activation, EnvironmentValueError, LocalAction, Outcome, invoke
 from tools.local.web_request import action_arguments, authorized
 from tools.local.web_result import project
 from tools.local.web_types import (
@@ -111,7 +111,10 @@ class WebActions:
 
     @staticmethod
     def _activate(route: Route, arguments: dict[str, Any]) -> WebResponse:
-        activation: Activation = invoke(route.action, arguments)
+        try:
+            activation: Activation = invoke(route.action, arguments)
+        except EnvironmentValueError as exc:  # a caller's value for an init input
+            return error_answer(400, str(exc))
         if activation.outcome is Outcome.DEVELOPER_ERROR:
             return error_answer(400, PROCESSING_ERROR, activation.activation_id)
         value = activation.result
