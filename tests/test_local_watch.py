@@ -4,6 +4,7 @@ the same port; an import error answers 500 until the next good save. Real files,
 from __future__ import annotations
 
 import io
+import os
 import pathlib
 import re
 import sys
@@ -20,7 +21,7 @@ from tests.local_support import Project, temporary_project
 from tools.local import cli as local_cli
 from tools.local.cli import main
 from tools.local.client import LocalClient
-from tools.local.reload import FileWatcher, ReloadingWebActions, project_modules
+from tools.local.reload import FileWatcher, ReloadingWebActions, project_modules, snapshot
 from tools.local.server import WebActionServer
 
 BOUND_SECONDS = 10  # generous: a reload is expected within about a second
@@ -255,3 +256,65 @@ def test_serve_watch_reloads_a_saved_action(project, capsys, monkeypatch):
     assert version(answers[0]) == 1
     assert version(answers[-1]) == 2
     assert not any(thread.name == "FileWatcher" for thread in threading.enumerate())
+
+
+# --- saves that exit, and files that are no sources -----------------------------------------------
+
+@pytest.mark.parametrize(("source", "named"), [
+    ("raise SystemExit(3)\n", "SystemExit: 3"),
+    ("exit()\n", "SystemExit"),
+    ("import argparse\nargparse.ArgumentParser(prog='solo').parse_args(['--nope'])\n",
+     "SystemExit: 2"),
+])
+def test_a_module_that_exits_at_import_answers_500_and_the_watcher_goes_on(
+        watched, source, named, capsys):
+    write(watched.project, "solo.py", source + SOLO.format(version=7))
+    answer = watched.until(lambda a: a.status_code == 500)
+    assert answer.status_code == 500
+    assert answer.json()["error"] == f"cannot import {watched.project.solo_module}: {named}"
+    deadline = time.monotonic() + BOUND_SECONDS
+    while "reload failed" not in watched.stderr.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (f"reload failed: cannot import {watched.project.solo_module}: {named}\n"
+            in watched.stderr.getvalue())
+
+    write(watched.project, "solo.py", SOLO.format(version=8))  # the watcher still runs
+    assert version(watched.until(lambda a: version(a) == 8)) == 8
+    assert any(thread.name == "FileWatcher" for thread in threading.enumerate())
+
+
+def test_the_watcher_outlives_a_callback_that_exits(tmp_path, capsys):
+    target = tmp_path / "watched.py"
+    target.write_text("a = 1\n")
+    calls: list[list[pathlib.Path]] = []
+
+    def exits_once(changed: list[pathlib.Path]) -> None:
+        calls.append(changed)
+        if len(calls) == 1:
+            raise SystemExit("a stray exit in a reload")
+
+    watcher = FileWatcher(lambda: [target], exits_once, interval=0.05).start()
+    try:
+        for text in ("a = 22\n", "a = 333\n"):
+            seen = len(calls)
+            target.write_text(text)
+            deadline = time.monotonic() + BOUND_SECONDS
+            while len(calls) == seen and time.monotonic() < deadline:
+                time.sleep(0.02)
+    finally:
+        watcher.stop()
+    assert len(calls) == 2
+    assert "watch: SystemExit: a stray exit in a reload\n" in capsys.readouterr().err
+
+
+def test_only_regular_files_are_watched(tmp_path):
+    regular = tmp_path / "action.py"
+    regular.write_text("a = 1\n")
+    fifo = tmp_path / "fifo.py"
+    os.mkfifo(fifo)
+    device = tmp_path / "zero.py"
+    device.symlink_to("/dev/zero")
+    linked = tmp_path / "linked.py"
+    linked.symlink_to(regular)
+
+    assert set(snapshot([regular, fifo, device, linked, tmp_path])) == {regular, linked}

@@ -17,6 +17,7 @@ import contextlib
 import importlib
 import importlib.util
 import pathlib
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -24,7 +25,7 @@ from typing import TextIO
 
 from lib._redact import known_secrets
 from tools.local.client import LocalClient
-from tools.local.runner import LocalAction, RunnerError, load_entry_point
+from tools.local.runner import LocalAction, RunnerError, described, load_entry_point
 from tools.local.web_actions import WebActions
 from tools.local.web_types import WebRequest, WebResponse, error_answer
 
@@ -66,12 +67,14 @@ def watched_files(deep: Iterable[pathlib.Path], flat: Iterable[pathlib.Path],
 
 
 def snapshot(paths: Iterable[pathlib.Path]) -> Snapshot:
-    """Modification time and size of each file that exists."""
+    """Modification time and size of each regular file that exists: a FIFO or a device
+    (``x.py`` a link to ``/dev/zero``) is no source, and nothing here opens one."""
     stats: Snapshot = {}
     for path in paths:
         with contextlib.suppress(OSError):
             status = path.stat()
-            stats[path] = (status.st_mtime_ns, status.st_size)
+            if stat.S_ISREG(status.st_mode):
+                stats[path] = (status.st_mtime_ns, status.st_size)
     return stats
 
 
@@ -160,7 +163,9 @@ class ReloadingWebActions(WebActions):
         with self._lock:
             try:
                 self._reload(list(changed))
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # SystemExit too: a save must never end the server
                 self.error = known_secrets.mask(_describe(exc))
                 self._print(f"reload failed: {self.error}")
                 return False
@@ -188,13 +193,10 @@ class ReloadingWebActions(WebActions):
         stream.flush()
 
 
-def _describe(exc: Exception) -> str:
-    text = str(exc)
-    if isinstance(exc, SyntaxError) or not text:
-        return f"{type(exc).__name__}: {text}".rstrip(": ")
-    if type(exc).__module__.startswith("tools."):  # our own errors say what they are
-        return text
-    return f"{type(exc).__name__}: {text}"
+def _describe(exc: BaseException) -> str:
+    if type(exc).__module__.startswith("tools.") and str(exc):  # our own errors say what
+        return str(exc)
+    return described(exc)
 
 
 # --- the watcher -------------------------------------------------------------------------------
@@ -237,9 +239,10 @@ class FileWatcher:
         while not self.stopping.wait(self.interval):
             try:
                 self.poll()
-            except Exception as exc:  # the watcher must outlive one bad look at the disk
-                sys.stderr.write(known_secrets.mask(f"watch: {type(exc).__name__}: {exc}")
-                                 + "\n")
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # the watcher outlives a bad look and a SystemExit
+                sys.stderr.write(known_secrets.mask(f"watch: {described(exc)}") + "\n")
 
     def stop(self, timeout: float = 10) -> None:
         self.stopping.set()

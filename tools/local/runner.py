@@ -226,12 +226,20 @@ def load_entry_point(action: Action) -> Callable[[dict[str, Any]], Any]:
         sys.path.insert(0, root)
     try:
         module = importlib.import_module(action.module)
-    except Exception as exc:  # the action's own code failed to import: say where and why
-        raise RunnerError(f"cannot import {action.module}: {type(exc).__name__}: {exc}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too (a stray exit(), a module-level argparse)
+        raise RunnerError(f"cannot import {action.module}: {described(exc)}") from None
     entry = getattr(module, action.main, None)
     if not callable(entry):
         raise RunnerError(f"{action.module} has no function {action.main}()")
     return entry
+
+
+def described(exc: BaseException) -> str:
+    """``Type: message``, or the type alone when there is no message (``exit()``)."""
+    text = "" if isinstance(exc, SystemExit) and exc.code is None else str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def invoke(action: LocalAction, params: Mapping[str, Any]) -> Activation:
