@@ -16,9 +16,12 @@ import pytest
 from tests.deploy_support import run_like_openwhisk
 from tools.deploy.scaffold import insert_action
 from tools.errors import ManifestError
+from tools.manifest import load_manifest
 from tools.sandbox import AdobeEmulator
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+IDENTITY_INPUTS = ("OAUTHS2S_CLIENT_ID", "OAUTHS2S_CLIENT_SECRET",
+                   "OAUTHS2S_CECREDENTIALS_METASCOPES", "IMS_ORG_ID")
 ENTRY = "hello:\n  function: actions/hello\n  runtime: python:3.11\n"
 
 
@@ -63,6 +66,7 @@ def test_a_new_action_runs_passes_its_test_builds_and_loads_like_openwhisk(
     assert after.startswith(before)  # comments and the generic action as they were
     assert "      hello:\n        function: actions/hello\n        runtime: python:3.11\n" in after
     assert "from lib import" in (project / "actions/hello/action.py").read_text()
+    assert "{value: $OAUTHS2S_CLIENT_SECRET, init: true}" in after
 
     local = run(project, "-m", "actions.hello", "--sandbox", "-p", "name=you")
     assert local.returncode == 0, local.stderr
@@ -97,9 +101,18 @@ def test_a_new_action_in_a_new_package(project: pathlib.Path) -> None:
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["generic"], "actions/generic already exists"),
-    (["Bad-Name"], "must be a Python module name"),
-    (["1st"], "must be a Python module name"),
-    (["_private"], "must be a Python module name"),
+    (["1st"], "must start with a letter"),
+    (["_private"], "must start with a letter"),
+    (["quota.alert"], "hold only letters, digits, - and _"),
+    (["générique"], "hold only letters, digits, - and _"),
+    (["class"], "makes the module class, a Python keyword"),
+    (["from"], "makes the module from, a Python keyword"),
+    (["match"], "makes the module match, a Python keyword"),
+    (["type"], "makes the module type, a Python keyword"),
+    (["lib"], "makes the module lib, the name of the project's own lib"),
+    (["tools"], "the name of the project's own tools"),
+    (["tests"], "the name of the project's own tests"),
+    (["deploy"], "the name of the project's own deploy"),
     (["hello", "--manifest", "absent.yaml"], "absent.yaml: no such file"),
     (["hello", "--package", "bad/name"], "is not a valid OpenWhisk name"),
 ])
@@ -111,6 +124,70 @@ def test_a_refused_request_exits_2_and_writes_nothing(project: pathlib.Path, arg
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert files_of(project) == before
+
+
+def test_a_name_with_dashes_makes_a_module_with_underscores(project: pathlib.Path) -> None:
+    made = run(project, "deploy.py", "new", "quota-alert")
+
+    assert made.returncode == 0, made.stderr
+    assert "Created action dx-excshell-1/quota-alert" in made.stdout
+    assert "python -m actions.quota_alert --sandbox" in made.stdout
+    assert (project / "actions/quota_alert/action.py").is_file()
+    assert (project / "tests/test_quota_alert_action.py").is_file()
+    manifest = (project / "manifest.yaml").read_text()
+    assert "      quota-alert:\n        function: actions/quota_alert\n" in manifest
+    local = run(project, "-m", "actions.quota_alert", "--sandbox")
+    assert local.returncode == 0, local.stderr
+    tested = run(project, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                 "tests/test_quota_alert_action.py")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    again = run(project, "deploy.py", "new", "quota_alert")  # the same module
+    assert again.returncode == 2
+    assert "actions/quota_alert already exists" in again.stderr
+
+
+def test_the_entry_is_the_one_the_repositorys_own_action_has(project: pathlib.Path) -> None:
+    assert run(project, "deploy.py", "new", "hello").returncode == 0
+    env = {name: f"{name.lower()}-value" for name in IDENTITY_INPUTS}
+    manifest = load_manifest(project / "manifest.yaml", env)
+    generic, hello = (next(a for a in manifest.actions() if a.name == name)
+                      for name in ("generic", "hello"))
+
+    assert hello.init_inputs == generic.init_inputs == set(IDENTITY_INPUTS)
+    assert hello.inputs == generic.inputs
+    assert hello.all_annotations() == generic.all_annotations()
+    assert hello.all_annotations()["final"] is True
+    assert hello.limits == generic.limits
+    assert hello.limits.memory == 128
+
+
+@pytest.mark.parametrize("folder", ["actions", "tests"])
+def test_a_linked_folder_that_leads_out_is_refused(project: pathlib.Path,
+                                                   tmp_path: pathlib.Path, folder: str) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if (project / folder).exists():
+        shutil.move(project / folder, outside / folder)
+    (project / folder).symlink_to(outside / folder if (outside / folder).exists() else outside,
+                                  target_is_directory=True)
+    before, elsewhere = files_of(project), files_of(outside)
+
+    done = run(project, "deploy.py", "new", "hello")
+
+    assert done.returncode == 2
+    assert "outside the project" in done.stderr
+    assert "a link on the way leads out; nothing was written" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert files_of(project) == before
+    assert files_of(outside) == elsewhere
+
+
+def test_a_link_that_stays_inside_is_followed(project: pathlib.Path) -> None:
+    (project / "checks").mkdir()
+    (project / "tests").symlink_to(project / "checks", target_is_directory=True)
+    done = run(project, "deploy.py", "new", "hello")
+    assert done.returncode == 0, done.stderr
+    assert (project / "checks/test_hello_action.py").is_file()
 
 
 def test_an_action_the_manifest_already_has_is_refused(project: pathlib.Path) -> None:

@@ -1,14 +1,21 @@
 """``deploy.py new NAME``: a new action, its local entry point, its test and its manifest entry.
 
-Like ``aio app add action``. The files come from ``templates/``; the manifest
-entry is inserted as text at the place the YAML parser reports, so the
-manifest keeps its comments and layout. Everything is checked before the first
-file is written, and the edited manifest must still load, or nothing stays.
+Like ``aio app add action``. NAME is written as OpenWhisk and App Builder names
+are (``quota-alert``); its module is the same with ``_`` for ``-``
+(``actions/quota_alert/``). The files come from ``templates/``; the manifest
+entry, the one the repository's own action has, is inserted as text at the
+place the YAML parser reports, so the manifest keeps its comments and layout.
+Everything is checked before the first file is written (no file lands outside
+the project, whatever links ``actions/`` or ``tests/`` are), and the edited
+manifest must still load, or nothing stays.
 """
 
 from __future__ import annotations
 
+import keyword
+import os
 import pathlib
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -19,40 +26,61 @@ from tools.manifest import Manifest, load_env, load_manifest
 
 TEMPLATES = pathlib.Path(__file__).with_name("templates")
 ACTIONS_FOLDER = "actions"
+TESTS_FOLDER = "tests"
 DEFAULT_RUNTIME = "python:3.11"
 # Where each layout keeps its packages, as load_manifest accepts them.
 PACKAGE_PATHS = (("packages",), ("project", "packages"), ("runtimeManifest", "packages"),
                  ("application", "runtimeManifest", "packages"))
+ACTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+# The project's own top-level packages; any other package or module at its root counts too.
+PROJECT_PACKAGES = frozenset({"actions", "bench", "lib", "tests", "tools"})
+# Soft keywords of every Python an action may run on (``type`` is one from 3.12).
+SOFT_KEYWORDS = frozenset({*keyword.softkwlist, "type"})
 
 
 @dataclass(frozen=True)
 class NewAction:
     """What ``new`` writes: file path -> text, and the manifest's new text."""
 
-    name: str
+    name: str  # as the manifest and OpenWhisk have it: quota-alert
+    module: str  # as Python has it: quota_alert
     package: str
     files: Mapping[pathlib.Path, str]
     manifest_path: pathlib.Path
     manifest_text: str
 
 
+def module_name(name: str, root: pathlib.Path) -> str:
+    """The module of the action ``name``: ``-`` becomes ``_``; UsageError for a name that
+    would not import (a keyword) or that an own package of the project already has."""
+    if not ACTION_NAME.fullmatch(name):
+        raise UsageError(f"action name {name!r} must start with a letter and hold only letters, "
+                         "digits, - and _ (its module is the name with _ for -)")
+    module = name.replace("-", "_")
+    if keyword.iskeyword(module) or module in SOFT_KEYWORDS:
+        raise UsageError(f"action name {name!r} makes the module {module}, a Python keyword: "
+                         f"'from actions.{module}.action import main' would not import")
+    if module in PROJECT_PACKAGES or module in _top_level_names(root):
+        raise UsageError(f"action name {name!r} makes the module {module}, the name of the "
+                         f"project's own {module} at {root}: choose another name")
+    return module
+
+
 def plan_new_action(manifest_path: pathlib.Path, name: str, package: str | None) -> NewAction:
     """Checks the request against the project and prepares every file; writes nothing."""
-    if not name.isidentifier() or not name.isascii() or name.startswith("_"):
-        raise UsageError(f"action name {name!r} must be a Python module name (letters, digits "
-                         "and _, not starting with a digit or _)")
     manifest = _shape(manifest_path)
-    package = package or _only_package(manifest)
     root = manifest.root
-    folder = root / ACTIONS_FOLDER / name
-    test_file = root / "tests" / f"test_{name}_action.py"
-    for taken in (folder, root / ACTIONS_FOLDER / f"{name}.py", test_file):
-        if taken.exists():
+    module = module_name(name, root)
+    package = package or _only_package(manifest)
+    folder = root / ACTIONS_FOLDER / module
+    test_file = root / TESTS_FOLDER / f"test_{module}_action.py"
+    for taken in (folder, root / ACTIONS_FOLDER / f"{module}.py", test_file):
+        if os.path.lexists(taken):
             raise UsageError(f"{taken} already exists")
     if any(action.qualified_name == f"{package}/{name}" for action in manifest.actions()):
         raise UsageError(f"{manifest_path}: package {package} already has an action {name}")
-    words = {"__NAME__": name, "__PACKAGE__": package,
-             "__FUNCTION__": f"{ACTIONS_FOLDER}/{name}",
+    words = {"__NAME__": name, "__MODULE__": module, "__PACKAGE__": package,
+             "__FUNCTION__": f"{ACTIONS_FOLDER}/{module}",
              "__RUNTIME__": next((a.kind for a in manifest.actions()), DEFAULT_RUNTIME),
              "__MANIFEST__": manifest.path.relative_to(root).as_posix()}
     files = {
@@ -61,12 +89,36 @@ def plan_new_action(manifest_path: pathlib.Path, name: str, package: str | None)
         folder / "__main__.py": _template("action_main.py.tmpl", words),
         test_file: _template("test_action.py.tmpl", words),
     }
-    if not (root / ACTIONS_FOLDER / "__init__.py").exists():
+    if not os.path.lexists(root / ACTIONS_FOLDER / "__init__.py"):
         files[root / ACTIONS_FOLDER / "__init__.py"] = ""
+    for path in files:
+        _inside(path, root)
     text = manifest_path.read_text(encoding="utf-8")
     entry = _template("manifest_entry.yaml.tmpl", words)
-    return NewAction(name, package, files, manifest.path,
+    return NewAction(name, module, package, files, manifest.path,
                      insert_action(text, package, entry, str(manifest_path)))
+
+
+def _inside(path: pathlib.Path, root: pathlib.Path) -> None:
+    """UsageError unless ``path`` stays in the project once every link on its way is followed
+    (``tests/`` a link to another folder would take the file there)."""
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:  # a loop of links
+        raise UsageError(f"{path} cannot be resolved: {exc}") from None
+    if not resolved.is_relative_to(root.resolve()):
+        raise UsageError(f"{path.relative_to(root)} would be written to {resolved}, outside the "
+                         f"project {root}: a link on the way leads out; nothing was written")
+
+
+def _top_level_names(root: pathlib.Path) -> set[str]:
+    """The packages and modules at the project's root (``deploy`` for deploy.py)."""
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return set()
+    return {entry.stem if entry.suffix == ".py" else entry.name for entry in entries
+            if entry.suffix == ".py" or (entry / "__init__.py").is_file()}
 
 
 def write_new_action(new: NewAction) -> list[pathlib.Path]:
@@ -190,6 +242,6 @@ def created_lines(new: NewAction, written: list[pathlib.Path]) -> Iterator[str]:
     yield f"Created action {new.package}/{new.name}:"
     yield from (f"  {path.relative_to(root).as_posix()}" for path in written)
     yield "Next: run it against an emulated Adobe IMS, run its test, build its zip:"
-    yield f"  python -m actions.{new.name} --sandbox"
-    yield f"  python -m pytest tests/test_{new.name}_action.py"
+    yield f"  python -m actions.{new.module} --sandbox"
+    yield f"  python -m pytest {TESTS_FOLDER}/test_{new.module}_action.py"
     yield "  python deploy.py build"
