@@ -1,8 +1,9 @@
-"""What the local servers share: a threaded HTTP/1.1 server on loopback that stops cleanly.
+"""What the local servers share: a threaded HTTP/1.1 server on loopback that stops cleanly,
+and the start/stop lifecycle of whatever runs one.
 
-The Adobe emulator (tools.sandbox) and the local web-action server
-(tools.local) both run on it, in a background thread, in tests and on the
-command line.
+The Adobe emulator (tools.sandbox), the local web-action server (tools.local)
+and the tests' OpenWhisk controller stand-in all run on it, in a background
+thread, in tests and on the command line.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 
 def media_type(content_type: str) -> str:
@@ -75,3 +76,47 @@ class LoopbackServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], OSError):  # a client hanging up is not news
             super().handle_error(request, client_address)
+
+
+_Service = TypeVar("_Service", bound="LoopbackService")
+
+
+class LoopbackService:
+    """Something served by a :class:`LoopbackServer` in the background: ``start``, ``stop``,
+    its ``url`` while it runs, and a context manager that does both.
+
+    A subclass says only which server it runs (:meth:`_new_server`) and how it is named in
+    errors (``service_name``), so the three local servers share one lifecycle.
+    """
+
+    service_name = "the server"
+    _server: LoopbackServer | None = None
+
+    def _new_server(self) -> LoopbackServer:
+        """A new server, bound but not yet serving."""
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"{self.service_name} is not running")
+        return self._server.url
+
+    def start(self: _Service) -> _Service:
+        if self._server is not None:
+            raise RuntimeError(f"{self.service_name} is already running")
+        self._server = self._new_server()
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Cut open connections and wait for every handler thread."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self: _Service) -> _Service:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

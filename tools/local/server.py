@@ -19,7 +19,7 @@ from lib.web import MAX_PAYLOAD_BYTES
 from tools.local.runner import LocalAction, tool_logger
 from tools.local.web_actions import WebActions
 from tools.local.web_types import WebRequest, WebResponse, error_answer
-from tools.loopback import LoopbackServer
+from tools.loopback import LoopbackServer, LoopbackService
 
 DEFAULT_PORT = 9080
 IDLE_TIMEOUT_SECONDS = 15
@@ -119,8 +119,10 @@ class _WebServer(LoopbackServer):
         super().__init__(address, _WebHandler)
 
 
-class WebActionServer:
+class WebActionServer(LoopbackService):
     """The local web-action server; a context manager that starts and stops it."""
+
+    service_name = "the web server"
 
     def __init__(self, actions: Iterable[LocalAction], namespace: str, *,
                  host: str = "127.0.0.1", port: int = DEFAULT_PORT,
@@ -130,29 +132,9 @@ class WebActionServer:
         self.web_actions = web_actions if web_actions is not None else WebActions(actions,
                                                                                   namespace)
         self._address = (host, port)
-        self._server: _WebServer | None = None
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the web server is not running")
-        return self._server.url
+    def _new_server(self) -> _WebServer:
+        return _WebServer(self._address, self.web_actions)
 
     def action_urls(self) -> list[str]:
         return [self.url + self.web_actions.url_path(a) for a in self.web_actions.actions.values()]
-
-    def start(self) -> WebActionServer:
-        self._server = _WebServer(self._address, self.web_actions)
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> WebActionServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any
 
 from lib.endpoints import AEM_BASE_URL_VARIABLE, IMS_TOKEN_PATH, IMS_TOKEN_URL_VARIABLE, is_loopback
+from tools.loopback import LoopbackService
 from tools.sandbox.server import SandboxServer
 from tools.sandbox.services import (
     ENDPOINTS,
@@ -22,8 +23,10 @@ from tools.sandbox.services import (
 )
 
 
-class AdobeEmulator(AdobeServices):
+class AdobeEmulator(AdobeServices, LoopbackService):
     """IMS + AEM on one loopback port; a context manager that starts and stops it."""
+
+    service_name = "the emulator"
 
     def __init__(self, *, latency: float = 0.0, host: str = "127.0.0.1", port: int = 0,
                  **credentials: Any) -> None:
@@ -40,38 +43,19 @@ class AdobeEmulator(AdobeServices):
         self._token_requests = 0
         self._aem_requests = 0
         self._connections = 0
-        self._server: SandboxServer | None = None
 
-    # --- lifecycle -------------------------------------------------------------------------
+    # --- lifecycle --------------------------------------------------------------------------
 
-    def start(self) -> AdobeEmulator:
-        if self._server is not None:
-            raise RuntimeError("the emulator is already running")
-        self._stopping.clear()
-        self._server = SandboxServer(self._address, self)
-        self._server.start()
-        return self
+    def _new_server(self) -> SandboxServer:
+        self._stopping.clear()  # a new run: delayed answers wait out their delay again
+        return SandboxServer(self._address, self)
 
     def stop(self) -> None:
         """Wake delayed answers, cut open connections and wait for every handler thread."""
-        if self._server is not None:
-            self._stopping.set()
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> AdobeEmulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        self._stopping.set()
+        super().stop()
 
     # --- addresses and credentials ---------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the emulator is not running")
-        return self._server.url
 
     @property
     def ims_token_url(self) -> str:

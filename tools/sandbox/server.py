@@ -1,4 +1,9 @@
-"""The emulator's HTTP side: each request recorded, delayed, dropped or answered."""
+"""The emulator's HTTP side: each request recorded, delayed, dropped or answered.
+
+The handler asks only what ScriptedServices names of the services behind it
+(tools.sandbox.emulator.AdobeEmulator is the one such), so this module needs
+nothing of the emulator's.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,37 @@ import secrets
 import socket
 import time
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from tools.loopback import LoopbackServer
-from tools.sandbox.services import ENDPOINT_PATHS, RecordedRequest, Reply
+from tools.sandbox.services import ENDPOINT_PATHS, Fault, RecordedRequest, Reply
 
-if TYPE_CHECKING:
-    from tools.sandbox.emulator import AdobeEmulator
+
+class ScriptedServices(Protocol):
+    """What the handler asks of the emulated services: count, record, wait, answer."""
+
+    latency: float  # seconds added before every answer
+
+    def connection_opened(self) -> int:
+        """Count a new connection; its number."""
+
+    def record(self, request: RecordedRequest) -> Fault | None:
+        """Store the request; the fault scripted for it, if any."""
+
+    def pause(self, seconds: float) -> bool:
+        """Wait ``seconds``; False when the services are stopping meanwhile."""
+
+    def answer(self, request: RecordedRequest) -> Reply:
+        """The normal answer."""
+
+    def scripted(self, endpoint: str, fault: Fault, request: RecordedRequest) -> Reply:
+        """The fault's answer."""
 
 
 class SandboxServer(LoopbackServer):
-    def __init__(self, address: tuple[str, int], emulator: AdobeEmulator) -> None:
-        self.emulator = emulator
+    def __init__(self, address: tuple[str, int], services: ScriptedServices) -> None:
+        self.services = services
         super().__init__(address, _Handler)
 
 
@@ -30,13 +53,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.connection_id = self.server.emulator.connection_opened()
+        self.connection_id = self.server.services.connection_opened()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: the tests and the local runner print what matters
 
     def _serve(self) -> None:
-        emulator = self.server.emulator
+        services = self.server.services
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
@@ -51,16 +74,16 @@ class _Handler(BaseHTTPRequestHandler):
             connection_id=self.connection_id,
             received_at=time.monotonic(),
         )
-        fault = emulator.record(request)
-        running = emulator.pause(emulator.latency + (fault.delay if fault else 0.0))
+        fault = services.record(request)
+        running = services.pause(services.latency + (fault.delay if fault else 0.0))
         if not running or (fault is not None and fault.drop):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         if fault is None:
-            reply = emulator.answer(request)
+            reply = services.answer(request)
         else:
-            reply = emulator.scripted(endpoint, fault, request)
+            reply = services.scripted(endpoint, fault, request)
         if endpoint == "ims" and not any(name.lower() == "x-debug-id" for name in reply.headers):
             reply.headers["x-debug-id"] = secrets.token_hex(8)
         self._send(reply, fault.trickle if fault else 0.0)
@@ -84,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(reply.body)
             return
         for byte in reply.body:
-            if not self.server.emulator.pause(trickle):
+            if not self.server.services.pause(trickle):
                 return
             try:
                 self.wfile.write(bytes([byte]))
