@@ -1,5 +1,6 @@
-"""The OpenWhisk stand-in (tests/openwhisk_standin.py) through real HTTP: each behaviour a deploy
-test relies on, the controller's quirks included (../shared/reference/openwhisk.md §4 and §7)."""
+"""The OpenWhisk stand-in (tests/openwhisk_standin.py, tests/standin/) through real HTTP: each
+behaviour a deploy test relies on, the controller's quirks included (what it gives back differs
+from what it was sent; see the stand-in's docstring)."""
 
 from __future__ import annotations
 
