@@ -1,7 +1,8 @@
 """The small text files the tools take structure and secrets from, or write secrets to.
 
 A manifest, a ``.env`` or a ``~/.wskprops`` holds a few kilobytes; one of many
-megabytes is a mistake or an attack, refused before it is read whole. A file
+megabytes is a mistake or an attack, refused before it is read whole, and so is
+anything but a regular file. A file
 written with secrets is new, the owner's alone, and never written through a link.
 """
 
@@ -11,6 +12,7 @@ import io
 import os
 import pathlib
 import secrets
+import stat
 
 from dotenv import dotenv_values
 
@@ -20,10 +22,19 @@ MAX_TEXT_FILE_BYTES = 1024 * 1024
 
 
 def read_text(path: pathlib.Path, error: type[ToolError]) -> str:
-    """The file as UTF-8 text; ``error`` when it is over the cap. OSError and
-    UnicodeDecodeError are the caller's to word."""
-    with path.open("rb") as handle:
-        data = handle.read(MAX_TEXT_FILE_BYTES + 1)
+    """The file as UTF-8 text; ``error`` when it is over the cap or no regular file (a FIFO
+    would block the read forever, ``/dev/zero`` never ends). OSError and UnicodeDecodeError
+    are the caller's to word."""
+    # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one.
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise error(f"{path}: cannot read: not a regular file (a folder, a FIFO or a "
+                        "device)")
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(MAX_TEXT_FILE_BYTES + 1)
+    finally:
+        os.close(descriptor)
     if len(data) > MAX_TEXT_FILE_BYTES:
         raise error(f"{path}: larger than {MAX_TEXT_FILE_BYTES} bytes; not read")
     return data.decode("utf-8")

@@ -4,8 +4,10 @@
 holds the directive) must hold a mapping, which is merged with the directive's
 sibling keys, the siblings winning, as adobe/aio-cli-lib-app-config does. Every
 key of the result is noted with the file that declares it, because App Builder
-resolves ``function`` and ``include`` paths relative to that file. Each included
-file is read under the same size and alias limits as the manifest, and the whole
+resolves ``function`` and ``include`` paths relative to that file. An include
+stays in the project folder (the one of app.config.yaml) once its links are
+followed, as the build's sources do. Each included file is a regular file read
+under the same size and alias limits as the manifest, and the whole
 expansion under the manifest's cap on values, so includes cannot multiply a
 small file into a huge document.
 """
@@ -35,6 +37,7 @@ class IncludeResolver:
     def __init__(self, reader: FieldReader) -> None:
         self.reader = reader
         self.top = reader.path.resolve()
+        self.root = reader.path.absolute().parent.resolve()  # the project folder
         self.loaded: dict[pathlib.Path, dict[Any, Any]] = {}
         self.values = 0
 
@@ -83,6 +86,11 @@ class IncludeResolver:
             file = (chain[-1].parent / target).resolve()
         except (OSError, RuntimeError, ValueError) as exc:  # a loop of links, a NUL
             raise self._fault(where, f"{target!r} cannot be resolved: {exc}") from None
+        if not file.is_relative_to(self.root):
+            # Any YAML or JSON of the machine (a docker config, a token cache) would become
+            # deployed inputs: an include stays in the project, its links followed first.
+            raise self._fault(where, f"{target!r} leads out of the project folder {self.root} "
+                                     f"(to {file}); an include must stay inside it")
         trail = " -> ".join(self.reader.display(link) for link in (*chain, file))
         if file in chain:
             raise self._fault(where, f"include cycle: {trail}")
