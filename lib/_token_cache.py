@@ -180,10 +180,10 @@ class TokenCache:
         return token._replace(from_cache=True) if self.clock() < limit else None
 
     def _store(self, key: Digest, grant: TokenGrant) -> Token:
-        lifetime = UNKNOWN_LIFETIME if grant.lifetime is None else min(grant.lifetime, MAX_LIFETIME)
+        lifetime = usable_lifetime(grant)
         now = self.clock()
         token = Token(grant.value, now + lifetime,
-                      now + lifetime - min(self.refresh_margin, lifetime / 2))
+                      now + refresh_after(lifetime, self.refresh_margin))
         if lifetime > 0:  # a token born expired is used once, never cached
             with self._guard:
                 self._tokens[key] = token
@@ -240,6 +240,19 @@ class TokenCache:
                 entry.users -= 1
                 if entry.users == 0:
                     del self._key_locks[key]
+
+
+def usable_lifetime(grant: TokenGrant) -> float:
+    """The seconds a grant is believed to live: its own lifetime, bounded, or a cautious guess."""
+    return UNKNOWN_LIFETIME if grant.lifetime is None else min(grant.lifetime, MAX_LIFETIME)
+
+
+def refresh_after(lifetime: float, margin: float = REFRESH_MARGIN) -> float:
+    """Seconds after its grant when a token is renewed: ``margin`` early, or at half its life.
+
+    The local cache and the shared store (whose entries expire here) use the same point.
+    """
+    return lifetime - min(margin, lifetime / 2)
 
 
 def _plain(details: Mapping[str, Any]) -> tuple[tuple[str, str | int | float | bool | None], ...]:

@@ -18,6 +18,10 @@ environment or ``__ims_oauth_s2s``, an identity field among the parameters is
 refused (400, naming it), whoever put it there: a caller can neither choose
 the org nor try client secrets against IMS through the action. With neither,
 the four parameters are the identity, protected by ``final``.
+
+``IMS_TOKEN_STORE_URL`` (where the fleet shares its tokens, lib/_store_env.py)
+is read from the environment only, and among the parameters it is always
+refused: a caller must not point the tokens at a Redis of its choosing.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from lib._redact import known_secrets
+from lib._store_env import STORE_URL_VARIABLE
 from lib.errors import BadRequest
 from lib.ims import S2SCredentials
 from lib.params import is_missing, lookup
@@ -58,6 +63,9 @@ def identity_from_params(params: Mapping[str, Any],
 
     ``environ`` is the process environment unless given (a test's).
     """
+    if STORE_URL_VARIABLE in params:  # where tokens are shared: the deployment's choice only
+        raise BadRequest(f"parameter '{STORE_URL_VARIABLE}' not allowed: the token store is set "
+                         "by the deployment, as an init parameter (environment variable)")
     inputs = _inputs(params, os.environ if environ is None else environ)
     missing = [path for path, value in inputs.values() if value is _ABSENT]
     if missing:

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from lib import http
 from lib._redact import known_secrets
+from lib._store_env import preload, shared_store
 from lib._token_cache import Token, TokenCache, TokenGrant
 from lib.deadline import Deadline
 from lib.errors import CredentialsRejected, TokenRejected, UpstreamError, UpstreamRateLimited
@@ -43,6 +44,8 @@ token_cache = TokenCache()
 
 # A refresh while the cached token still serves: one attempt, no waiting.
 QUICK_REFRESH = http.RetryPolicy(retries=0)
+
+preload()  # the shared token store's modules, only when IMS_TOKEN_STORE_URL is set
 
 
 def request_token(
@@ -86,9 +89,18 @@ def request_token(
 
 
 def get_token(token_url: str, credentials: S2SCredentials, deadline: Deadline) -> Token:
+    """The container's cached token; on a miss, the fleet's (IMS_TOKEN_STORE_URL), else IMS's."""
     key = credentials.cache_key(token_url)
-    token = token_cache.get(key, lambda has_fallback: request_token(
-        token_url, credentials, deadline, QUICK_REFRESH if has_fallback else http.DEFAULT_POLICY))
+
+    def fetch(has_fallback: bool) -> TokenGrant:
+        def mint() -> TokenGrant:
+            return request_token(token_url, credentials, deadline,
+                                 QUICK_REFRESH if has_fallback else http.DEFAULT_POLICY)
+
+        store = shared_store()
+        return mint() if store is None else store.fetch(token_url, credentials, deadline, mint)
+
+    token = token_cache.get(key, fetch)
     if token.from_cache:
         log.debug("IMS token from cache")
     return token
@@ -107,6 +119,9 @@ def with_token(
     except TokenRejected:
         log.info("access token rejected; fetching a new one and retrying once")
         token_cache.invalidate(credentials.cache_key(token_url), token.value)
+        store = shared_store()
+        if store is not None:
+            store.discard(token_url, credentials, token.value)
         return call(get_token(token_url, credentials, deadline).value)
 
 
