@@ -1,4 +1,4 @@
-"""The deploy artefact: each action's zip as tools.deploy.build makes it, its size and time.
+"""The deploy artefact: each action's zip as tools.runtimes.python.build makes it, size, time.
 
 The zip holds the sources and, when this Python is the kind's, their bytecode
 (about two thirds of its bytes): the size goal counts both.
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from bench.harness import BenchError, Options
 from bench.report import Goal, Section, Table, spread_text
 from bench.stats import Spread
-from tools.deploy.build import ActionZip, build_zip
 from tools.manifest import Manifest, ManifestError, load_manifest
+from tools.runtimes.python.build import ActionZip, build_zip
 from tools.sandbox import AdobeEmulator
 
 MANIFEST = "manifest.yaml"
@@ -56,7 +56,7 @@ def action_zips(root: pathlib.Path) -> list[ActionZip]:
 
 def action_zip(root: pathlib.Path, module: str = ACTION_MODULE) -> ActionZip:
     """The zip of the manifest's action in ``module`` (the generic action by default)."""
-    found = next((z for z in action_zips(root) if z.action.module == module), None)
+    found = next((z for z in action_zips(root) if z.action.code.module == module), None)
     if found is None:
         raise BenchError(f"the manifest has no action in {module}")
     return found
@@ -93,13 +93,13 @@ def _bytecode_bytes(built: ActionZip) -> int:
 
 def section(figures: ArtefactFigures) -> Section:
     table = Table(
-        title="Built by tools.deploy.build, no vendored requirements",
+        title="Built by tools.runtimes.python.build, no vendored requirements",
         columns=("action", "zip bytes", "of which bytecode", "files", "build ms"),
         rows=tuple((z.action, f"{z.zip_bytes:,}", f"{z.bytecode_bytes:,}", str(z.files),
                     spread_text(z.build_seconds, 1000)) for z in figures.zips),
         notes=tuple(z.note for z in figures.zips if z.note) or (
-            "The build ms are all of tools.deploy.build's build_zip, the fresh interpreter "
-            "that compiles the bytecode included.",),
+            "The build ms are all of tools.runtimes.python.build's build_zip, the fresh "
+            "interpreter that compiles the bytecode included.",),
     )
     goals = tuple(Goal(f"{z.action} zip < {MAX_ZIP_BYTES // 1000} KB (sources and bytecode)",
                        f"{z.zip_bytes:,} bytes", z.zip_bytes < MAX_ZIP_BYTES)

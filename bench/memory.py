@@ -106,7 +106,7 @@ def gb_seconds_per_million(memory_mb: int, mean_seconds: Spread) -> Spread:
 
 def run(options: Options) -> Section:
     generic = action_zip(options.root)
-    action = next(a for a in manifest(options.root).actions() if a.module == ACTION_MODULE)
+    action = next(a for a in manifest(options.root).actions() if a.code.module == ACTION_MODULE)
     reports, peaks = [], []
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as folder, \
             sandbox(LATENCY_MS / 1000) as emulator:

@@ -16,7 +16,8 @@ from tests.deploy_support import (
     make_wheel,
     run_like_openwhisk,
 )
-from tools.deploy.build import (
+from tools.manifest import load_manifest
+from tools.runtimes.python.build import (
     ActionZip,
     build_zip,
     build_zips,
@@ -24,8 +25,7 @@ from tools.deploy.build import (
     vendor_files,
     write_zips,
 )
-from tools.deploy.sources import BuildError, entry_point
-from tools.manifest import load_manifest
+from tools.runtimes.python.sources import BuildError, entry_point
 
 # Files a project holds that must stay out of the zip.
 CLUTTER = {

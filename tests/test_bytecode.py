@@ -16,7 +16,8 @@ import pytest
 
 import deploy as cli
 from tests.deploy_support import HELLO_ENV, REPO, make_project, run_like_openwhisk
-from tools.deploy.build import (
+from tools.manifest import load_manifest
+from tools.runtimes.python.build import (
     BUILDER_PYTHON,
     ENTRY_POINT,
     ActionZip,
@@ -24,7 +25,6 @@ from tools.deploy.build import (
     bytecode,
     cached_name,
 )
-from tools.manifest import load_manifest
 from tools.sandbox import AdobeEmulator
 
 TAG = sys.implementation.cache_tag
@@ -76,7 +76,7 @@ def test_each_module_has_its_unchecked_hash_pyc_beside_it(tmp_path: pathlib.Path
 _BUILD_IN_A_CHILD = """
 import hashlib, json, pathlib, sys
 {prelude}
-from tools.deploy.build import build_zips
+from tools.runtimes.python.build import build_zips
 from tools.manifest import load_manifest
 manifest = load_manifest(pathlib.Path(sys.argv[1]), json.loads(sys.argv[2]))
 print(json.dumps([hashlib.sha256(z.data).hexdigest() for z in build_zips(manifest)]))

@@ -20,9 +20,10 @@ from responses import matchers
 import deploy as cli
 from lib.http import RetryPolicy
 from tests.deploy_support import HELLO_ENV, REPO, closed_port, make_project, zip_names
-from tools.deploy import operations, plan
-from tools.deploy.build import build_zips
+from tools.deploy import operations
+from tools.deploy.entity_types import actions as entity_actions
 from tools.manifest import load_manifest
+from tools.runtimes.python.build import build_zips
 
 KEY = "k3y-0f-the-openwhisk-namespace-0123456789"
 AUTH = f"uuid-1234:{KEY}"
@@ -279,7 +280,7 @@ def test_unset_variables_stop_everything(project: pathlib.Path,
 def test_a_zip_over_the_code_limit_is_refused_before_sending(
         project: pathlib.Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(plan, "MAX_CODE_BASE64", 100)
+    monkeypatch.setattr(entity_actions, "MAX_CODE_BASE64", 100)
 
     status, _, err = run(capsys)
 

@@ -11,11 +11,11 @@ import responses
 import deploy as cli
 from tests.deploy_support import HELLO_ENV, alarm_project
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn
-from tools.deploy import build as build_module
-from tools.deploy import operations
 from tools.deploy.client import Client, OpenWhiskError
 from tools.deploy.credentials import Credentials
+from tools.deploy.target import project_secrets
 from tools.manifest import load_manifest
+from tools.runtimes.python import build as build_module
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_the_auth_key_stays_masked_however_many_secrets_a_project_has(
         "packages:\n  demo:\n    actions:\n      hello:\n        function: hello.py\n"
         "        runtime: python:3.11\n        inputs:\n" + inputs)
     manifest = load_manifest(tmp_path / "manifest.yaml", {})
-    secrets = operations._secrets(manifest, Credentials("https://ow.test", AUTH, "ns", "t"))
+    secrets = project_secrets(manifest, Credentials("https://ow.test", AUTH, "ns", "t"))
     shown = secrets.mask(f"auth {AUTH} and value-of-secret-number-000 and -099")
     assert AUTH.partition(":")[2] not in shown
     assert "value-of-secret-number-000" not in shown

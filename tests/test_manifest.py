@@ -19,6 +19,7 @@ from tools.manifest import (
     render,
     substitute,
 )
+from tools.runtimes.python.code import PythonPackage, python_version
 
 ACTION = "packages.demo.actions.hello"
 
@@ -43,8 +44,8 @@ def test_the_repository_manifest_resolves_to_the_tutorial_action() -> None:
 
     assert (action.package, action.name, action.kind, action.main, action.web) == (
         "dx-excshell-1", "generic", "python:3.11", "main", "yes")
-    assert action.function == REPO / "actions" / "generic"
-    assert action.module == "actions.generic"
+    assert action.code.path == REPO / "actions" / "generic"
+    assert action.code.module == "actions.generic"
     assert action.inputs == {"LOG_LEVEL": "info", "OAUTHS2S_CLIENT_ID": "cid",
                              "OAUTHS2S_CLIENT_SECRET": "secret-1234",
                              "OAUTHS2S_CECREDENTIALS_METASCOPES": "openid,AdobeID",
@@ -307,9 +308,9 @@ def test_a_single_file_action_and_its_module(tmp_path: pathlib.Path) -> None:
         action_lines="        function: actions/hello/handler.py\n        runtime: python:3.12\n"
                      "        main: handler\n"))
     action = action_named(manifest, "hello")
-    assert (action.module, action.main, action.python_version) == (
+    assert (action.code.module, action.main, python_version(action.kind)) == (
         "actions.hello.handler", "handler", "3.12")
-    assert action.source_root == tmp_path
+    assert action.code.source_root == tmp_path
 
 
 def test_actions_of_one_name_in_two_packages_stay_apart(tmp_path: pathlib.Path) -> None:
@@ -357,7 +358,7 @@ def test_render_hides_each_secret_word_but_not_booleans(tmp_path: pathlib.Path,
 
 def test_an_action_can_be_built_by_hand(tmp_path: pathlib.Path) -> None:
     make_project(tmp_path)
-    action = Action(package="p", name="a", function=tmp_path / "actions" / "hello",
+    action = Action(package="p", name="a", code=PythonPackage(tmp_path / "actions" / "hello"),
                     kind="python:3.11", main="main", web="raw")
-    assert (action.qualified_name, action.module, action.inputs, action.limits) == (
+    assert (action.qualified_name, action.code.module, action.inputs, action.limits) == (
         "p/a", "actions.hello", {}, Limits())

@@ -40,8 +40,8 @@ def test_the_tutorial_loads_with_its_function_relative_to_ext_config_yaml() -> N
 
     action = action_named(manifest, "dx-excshell-1/generic")
     extension = TUTORIAL / "src" / "dx-excshell-1"
-    assert action.function == extension / "actions" / "generic"
-    assert (action.module, action.source_root) == ("actions.generic", extension)
+    assert action.code.path == extension / "actions" / "generic"
+    assert (action.code.module, action.code.source_root) == ("actions.generic", extension)
     assert (action.kind, action.main, action.web) == ("python:3.11", "main", "yes")
     assert action.inputs == {"LOG_LEVEL": "debug", **TUTORIAL_ENV}
     assert action.annotations == {"require-adobe-auth": False, "final": True}
@@ -55,8 +55,9 @@ def test_the_tutorial_action_matches_the_repository_manifest_but_for_its_files()
     tutorial = load_manifest(TUTORIAL / "app.config.yaml", TUTORIAL_ENV).actions()[0]
     repo = load_manifest(REPO / "manifest.yaml", {**TUTORIAL_ENV, "IMS_ORG_ID": "o"}).actions()[0]
 
-    for field in ("package", "name", "kind", "main", "web", "annotations", "module"):
+    for field in ("package", "name", "kind", "main", "web", "annotations"):
         assert getattr(tutorial, field) == getattr(repo, field), field
+    assert tutorial.code.module == repo.code.module
     assert tutorial.inputs.keys() <= repo.inputs.keys()
 
 
@@ -87,15 +88,15 @@ def test_paths_are_relative_to_the_file_that_declares_them() -> None:
     manifest = load_manifest(PROJECT / "app.config.yaml", PROJECT_ENV)
 
     hello = action_named(manifest, "hello")  # in app.config.yaml
-    assert hello.function == PROJECT / "actions" / "hello.py"
+    assert hello.code.path == PROJECT / "actions" / "hello.py"
     assert hello.includes == ((PROJECT / "data" / "a.txt", "assets/a.txt"),
                               (PROJECT / "data" / "b.txt", "assets/b.txt"))
     report = action_named(manifest, "report")  # in src/excshell/runtime.yaml
-    assert report.function == PROJECT / "src" / "excshell" / "actions" / "report.py"
+    assert report.code.path == PROJECT / "src" / "excshell" / "actions" / "report.py"
     assert report.includes == ((PROJECT / "src" / "excshell" / "templates" / "report.html",
                                 "templates/report.html"),)
     process = action_named(manifest, "process")  # function from src/shared/python-action.yaml
-    assert process.function == PROJECT / "src" / "shared" / "code" / "process.py"
+    assert process.code.path == PROJECT / "src" / "shared" / "code" / "process.py"
 
 
 def test_the_siblings_of_an_include_win_over_what_it_brings() -> None:
@@ -123,7 +124,7 @@ def test_an_include_at_the_top_and_a_top_level_runtime_manifest(tmp_path: pathli
         "conf/base.yaml": "runtimeManifest:\n  packages:\n    p:\n      actions:\n"
                           "        a: {function: ../actions/hello.py, runtime: 'python:3.11'}\n"})
 
-    assert load_manifest(path, {}).actions()[0].function == tmp_path / "actions" / "hello.py"
+    assert load_manifest(path, {}).actions()[0].code.path == tmp_path / "actions" / "hello.py"
 
 
 @pytest.mark.parametrize(("name", "expected"), [
@@ -271,7 +272,7 @@ def test_includes_cannot_multiply_a_small_file_into_a_huge_document(
 def test_a_copied_project_loads_like_the_fixture(tmp_path: pathlib.Path) -> None:
     copy_fixture(PROJECT, tmp_path)
     manifest = load_manifest(tmp_path / "app.config.yaml", PROJECT_ENV)
-    assert action_named(manifest, "process").function == (
+    assert action_named(manifest, "process").code.path == (
         tmp_path / "src" / "shared" / "code" / "process.py")
 
 

@@ -11,10 +11,10 @@ import yaml
 
 from tests.deploy_support import FIXTURES, action_named, copy_fixture, make_project
 from tools.manifest import (
+    ActionSequence,
     Binding,
     ManifestError,
     Rule,
-    Sequence,
     Trigger,
     load_manifest,
     render,
@@ -46,7 +46,7 @@ def test_every_entity_of_the_wskdeploy_project() -> None:
     assert manifest.project == "shop"
     assert [a.qualified_name for a in manifest.actions()] == [
         "orders/validate", "orders/store", "notify/send"]
-    assert manifest.sequences() == [Sequence(
+    assert manifest.sequences() == [ActionSequence(
         package="orders", name="checkout",
         components=("orders/validate", "orders/store", "notify/send"), web="yes",
         annotations={"description": "validate, store and tell the customer"})]

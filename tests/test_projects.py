@@ -20,8 +20,8 @@ from tests.deploy_support import (
     run_like_openwhisk,
 )
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn, as_dict
-from tools.deploy.build import build_zips
 from tools.manifest import load_manifest
+from tools.runtimes.python.build import build_zips
 from tools.sandbox import AdobeEmulator
 
 ALARM = FIXTURES / "alarm_project" / "manifest.yaml"

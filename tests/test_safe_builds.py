@@ -10,9 +10,9 @@ import pytest
 
 import deploy as cli
 from tests.deploy_support import HELLO_ENV, HELLO_MANIFEST, make_project, zip_names
-from tools.deploy.build import build_zips
-from tools.deploy.sources import BuildError
 from tools.manifest import load_manifest
+from tools.runtimes.python.build import build_zips
+from tools.runtimes.python.sources import BuildError
 
 ENV_SECRET = "the-dotenv-secret-0123456789"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pathlib
 
 from tests.deploy_support import REPO, run_like_openwhisk
-from tools.deploy.build import build_zips
 from tools.manifest import load_manifest
+from tools.runtimes.python.build import build_zips
 from tools.sandbox import SANDBOX_ORG_ID, AdobeEmulator
 
 

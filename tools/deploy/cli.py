@@ -12,8 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from tools.deploy import operations, scaffold
+from tools.deploy.plan import BuildOptions
+from tools.deploy.target import Connection, Target
 from tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ManifestError, ToolError
-from tools.manifest import MANIFEST_NAMES, default_manifest, load_env, load_manifest
+from tools.manifest import MANIFEST_NAMES, default_manifest
+from tools.project import ProjectSource
 
 
 def parser() -> argparse.ArgumentParser:
@@ -180,17 +183,14 @@ def _run(args: argparse.Namespace) -> int:
     args.manifest = args.manifest or default_manifest()
     if args.command == "new":
         return _new(args)
-    if args.command in ("invoke", "activation", "logs"):
-        from tools.deploy import activations
-
-        return activations.run(args)
     if args.command in ("list", "watch"):
         from tools.deploy import listing, watch
 
         return (listing if args.command == "list" else watch).main(args)
-    if args.env_file is not None and not args.env_file.is_file():
-        raise ManifestError(f"--env-file {args.env_file}: no such file")
-    env = load_env(args.env_file or pathlib.Path(".env"))
+    source = ProjectSource(args.manifest, args.env_file)
+    env = source.env()
+    if args.command in ("invoke", "activation", "logs"):
+        return _activations(args, source, env)
     options = operations.Options(
         apihost=args.apihost, auth=args.auth, namespace=args.namespace, dry_run=args.dry_run,
         vendor=getattr(args, "vendor", False), pip_args=tuple(getattr(args, "pip_arg", ())),
@@ -200,18 +200,41 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "undeploy" and args.project:
         return operations.undeploy(None, env, options or operations.Options())
     # A zip holds code, not inputs: build needs no variable set.
-    manifest = load_manifest(args.manifest, env,
-                             blank_unset=(lambda _: True) if args.command == "build" else None)
+    manifest = source.load(env, blank_unset=(lambda _: True) if args.command == "build" else None)
     if args.command == "render":
         return operations.render_manifest(manifest, env, show_secrets=args.show_secrets,
                                           output=args.output)
     if args.command == "build":
-        return operations.build(manifest, args.out, vendor=args.vendor,
-                                pip_args=tuple(args.pip_arg))
+        return operations.build(manifest, args.out,
+                                BuildOptions(args.vendor, tuple(args.pip_arg)))
     assert options is not None
     if args.command == "undeploy":
         return operations.undeploy(manifest, env, options)
     return operations.deploy(manifest, env, options)
+
+
+def _activations(args: argparse.Namespace, source: ProjectSource, env: dict[str, str]) -> int:
+    """``invoke``, ``activation`` or ``logs``: the manifest, when there is one, names the
+    project's actions and the secrets to mask."""
+    from tools.deploy import activations
+
+    manifest = source.load(env) if args.manifest.is_file() else None
+    if args.command == "logs" and manifest is None and not args.entity:
+        raise ManifestError(f"{args.manifest}: no such file (or name an action: logs PKG/ACTION)")
+    connection = Connection(apihost=args.apihost, auth=args.auth, namespace=args.namespace,
+                            allow_http=args.allow_http)
+    target = Target.find(env, manifest, connection)
+    if args.command == "invoke":
+        if args.web:
+            return activations.web(target, args.action, method=args.method,
+                                   headers=args.header, data=args.data)
+        return activations.invoke(target, args.action,
+                                  activations.parse_params(args.param or (), args.param_file))
+    if args.command == "activation":
+        part = "logs" if args.logs else "result" if args.result else ""
+        return activations.show_activation(target, args.id, part)
+    return activations.logs(target, args.entity, limit=args.limit, since=args.since,
+                            raw=args.raw, follow=args.follow)
 
 
 def _new(args: argparse.Namespace) -> int:

@@ -42,10 +42,10 @@ class Entity:
 
     collection: str  # "packages" | "actions" | "triggers" | "rules"
     name: str  # "pkg", "pkg/action", "trigger" …
-    label: str = ""  # what to call it when not the collection's own word: sequence, binding
+    type: str = ""  # its entity type when not the collection's own word: sequence, binding
 
     def __str__(self) -> str:
-        return f"{self.label or self.collection[:-1]} {self.name}"
+        return f"{self.type or self.collection[:-1]} {self.name}"
 
     def path(self, namespace: str) -> str:
         names = "/".join(quote(part, safe="") for part in self.name.split("/"))
@@ -80,8 +80,15 @@ def put(entity: Entity, namespace: str, body: Mapping[str, Any]) -> Call:
     return Call("PUT", entity.path(namespace), {"overwrite": "true"}, body)
 
 
-def delete(entity: Entity, namespace: str) -> Call:
-    return Call("DELETE", entity.path(namespace))
+def web_url(apihost: str, namespace: str, package: str, name: str) -> str:
+    """A web action's URL; ``default`` stands for no package."""
+    parts = (namespace, package or "default", name)
+    return f"{apihost}{API}/web/" + "/".join(quote(part, safe="") for part in parts)
+
+
+def activations_path(namespace: str, *parts: str) -> str:
+    tail = "".join("/" + quote(part, safe="") for part in parts)
+    return f"{API}/namespaces/{quote(namespace, safe='')}/activations{tail}"
 
 
 class OpenWhiskError(ToolError):
@@ -126,31 +133,55 @@ class Client:
 
     def send(self, call: Call, what: str) -> http.Answer:
         """The answer to ``call``; OpenWhiskError unless it is 2xx."""
-        answer = self._request(call, what)
+        answer = self.answer(call, what)
         if not 200 <= answer.status < 300:
-            raise self._error(what, answer)
+            raise self.error(what, answer)
         return answer
+
+    def put_call(self, entity: Entity, namespace: str, body: Mapping[str, Any]) -> Call:
+        return put(entity, namespace, body)
 
     def delete(self, entity: Entity, namespace: str) -> bool:
         """True when deleted, False when it was already gone."""
-        answer = self._request(delete(entity, namespace), str(entity))
-        if answer.status == 404:
-            return False
-        if not 200 <= answer.status < 300:
-            raise self._error(str(entity), answer)
-        return True
+        return self.found(Call("DELETE", entity.path(namespace)), str(entity)) is not None
 
     def get(self, entity: Entity, namespace: str, **params: str) -> dict[str, Any] | None:
         """What the server holds for ``entity``, or None when it has none."""
-        answer = self._request(Call("GET", entity.path(namespace), params), f"reading {entity}")
+        what = f"reading {entity}"
+        answer = self.found(Call("GET", entity.path(namespace), params), what)
+        if answer is None:
+            return None
+        body = answer.json_or(None)
+        if not isinstance(body, dict):
+            raise OpenWhiskError(what, answer.status, "the answer is not an object")
+        return body
+
+    def get_json(self, call: Call, what: str) -> Any:
+        """The JSON answer to ``call``; None for 404 (or no JSON)."""
+        answer = self.found(call, what)
+        return None if answer is None else answer.json_or(None)
+
+    def found(self, call: Call, what: str) -> http.Answer | None:
+        """The 2xx answer to ``call``, None for 404; OpenWhiskError otherwise."""
+        answer = self.answer(call, what)
         if answer.status == 404:
             return None
         if not 200 <= answer.status < 300:
-            raise self._error(f"reading {entity}", answer)
-        body = answer.json_or(None)
-        if not isinstance(body, dict):
-            raise OpenWhiskError(f"reading {entity}", answer.status, "the answer is not an object")
-        return body
+            raise self.error(what, answer)
+        return answer
+
+    def activation(self, namespace: str, activation_id: str, part: str = "") -> Any:
+        """An activation record (or its ``logs`` or ``result``); None until it has ended."""
+        return self.get_json(Call("GET", activations_path(namespace, activation_id,
+                                                          *([part] if part else []))),
+                             f"reading activation {activation_id}")
+
+    def activations(self, namespace: str, params: Mapping[str, str], what: str) -> list[Any]:
+        """One page of the activations list."""
+        page = self.get_json(Call("GET", activations_path(namespace), dict(params)), what)
+        if not isinstance(page, list):
+            raise OpenWhiskError(what, 200, "the answer is not a list")
+        return page
 
     def list(self, collection: str, namespace: str) -> list[dict[str, Any]]:
         """Every entity of a collection, page by page (the server gives 200 at most a page)."""
@@ -201,7 +232,8 @@ class Client:
             raise OpenWhiskError("listing namespaces", 200, "the answer names no namespace")
         return body[0]
 
-    def _request(self, call: Call, what: str) -> http.Answer:
+    def answer(self, call: Call, what: str) -> http.Answer:
+        """The answer to ``call`` whatever its status (502 and 202 are news to invoke)."""
         # The deadline, and the time to send the body in: longer for a large zip.
         size = len(json.dumps(call.body)) if call.body is not None else 0
         seconds = self.request_seconds + size / MIN_UPLOAD_BYTES_PER_SECOND
@@ -231,7 +263,8 @@ class Client:
             raise OpenWhiskError(what, None, f"{exc.message} at {self.credentials.apihost}") \
                 from None
 
-    def _error(self, what: str, answer: http.Answer) -> OpenWhiskError:
+    def error(self, what: str, answer: http.Answer) -> OpenWhiskError:
+        """The server's refusal as an error, its message masked and bounded."""
         body = answer.json_or(None)
         error = body.get("error") if isinstance(body, dict) else None
         code = body.get("code") if isinstance(body, dict) else None

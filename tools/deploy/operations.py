@@ -15,50 +15,35 @@ from __future__ import annotations
 import json
 import pathlib
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TextIO
 
-from lib import http
-from lib._redact import KnownSecrets, secret_values
-from tools.deploy.build import ActionZip, build_zips, write_zips
-from tools.deploy.client import RETRIES, Call, Client, Entity, OpenWhiskError, put
-from tools.deploy.credentials import OWN_NAMESPACE, Credentials, CredentialsError, find_credentials
-from tools.deploy.plan import ConfigError, Desired, managed_annotation, plan, web_url
-from tools.deploy.sync import Owned, Syncer, Tally, feed_calls
+from tools.deploy.client import Call, Entity, OpenWhiskError, put, web_url
+from tools.deploy.credentials import OWN_NAMESPACE, Credentials
+from tools.deploy.plan import BuildOptions, Built, build_artifacts, build_project, plan
+from tools.deploy.sync import Progress, Syncer, declared, feed_calls, sync
+from tools.deploy.target import Connection, Console, Target, credentials_for, project_secrets
 from tools.errors import EXIT_FAILED, EXIT_OK
-from tools.manifest import Action, Manifest, render
-from tools.manifest.model import Sequence as SequenceEntity
+from tools.manifest import Manifest, render
+from tools.runtimes.python.build import write_zips
 from tools.textfile import write_private
 
 
 @dataclass(frozen=True)
-class Options:
-    """Where to deploy, and how; the flags win over ``AIO_RUNTIME_*`` and ``~/.wskprops``."""
+class Options(Connection):
+    """Where to deploy, and how."""
 
-    apihost: str | None = None
-    auth: str | None = field(default=None, repr=False)
-    namespace: str | None = None
     dry_run: bool = False
     vendor: bool = False
     pip_args: tuple[str, ...] = ()
-    retry: http.RetryPolicy = RETRIES
     project: str | None = None  # wins over the manifest's
     force: bool = False  # send every entity, changed or not
     prune: bool = True  # delete what the project owns and the manifest no longer has
-    allow_http: bool = False  # an http:// APIHOST off loopback: the AUTH key in clear
 
-
-
-class Console:
-    """Lines for the user, with every known secret value masked."""
-
-    def __init__(self, out: TextIO | None, secrets: KnownSecrets) -> None:
-        self.out = out or sys.stdout
-        self.secrets = secrets
-
-    def line(self, text: str) -> None:
-        print(self.secrets.mask(text), file=self.out, flush=True)
+    @property
+    def build(self) -> BuildOptions:
+        return BuildOptions(self.vendor, self.pip_args)
 
 
 def render_manifest(manifest: Manifest, env: Mapping[str, str], *, show_secrets: bool = False,
@@ -71,7 +56,8 @@ def render_manifest(manifest: Manifest, env: Mapping[str, str], *, show_secrets:
     out = out or sys.stdout
     text = render(manifest, show_secrets=show_secrets)
     if not show_secrets:
-        text = _secrets(manifest, _credentials(env, Options(dry_run=True))).mask(text)
+        credentials = credentials_for(env, Connection(), optional=True)
+        text = project_secrets(manifest, credentials).mask(text)
     if output is None:
         out.write(text)
         return EXIT_OK
@@ -80,9 +66,9 @@ def render_manifest(manifest: Manifest, env: Mapping[str, str], *, show_secrets:
     return EXIT_OK
 
 
-def build(manifest: Manifest, out_dir: pathlib.Path, *, vendor: bool = False,
-          pip_args: Sequence[str] = (), out: TextIO | None = None) -> int:
-    zips = build_zips(manifest, vendor=vendor, pip_args=pip_args)
+def build(manifest: Manifest, out_dir: pathlib.Path, options: BuildOptions | None = None,
+          out: TextIO | None = None) -> int:
+    zips = build_artifacts(manifest, options or BuildOptions())
     for built, path in zip(zips, write_zips(zips, out_dir), strict=True):
         print(f"built {path} ({len(built.data)} bytes, sha256 {built.sha256[:12]})",
               file=out or sys.stdout)
@@ -92,22 +78,20 @@ def build(manifest: Manifest, out_dir: pathlib.Path, *, vendor: bool = False,
 def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Options(),
            out: TextIO | None = None) -> int:
     """Brings the namespace to the manifest, entity by entity; the exit status."""
-    credentials = _credentials(env, options)
-    console = Console(out, _secrets(manifest, credentials))
-    built = build_project(manifest, options)
+    credentials = credentials_for(env, options, optional=options.dry_run)
+    console = Console(out, project_secrets(manifest, credentials))
+    built = build_project(manifest, project_name(manifest, options), options.build)
     if options.dry_run or credentials is None:
-        return _dry_run(manifest, built.zips, credentials, console, built.managed)
-    plan(manifest, built.zips, OWN_NAMESPACE, built.managed)  # every limit checked first
-    client = Client(credentials, policy=options.retry)
-    namespace = connect(client, manifest, credentials)
-    desired = plan(manifest, built.zips, namespace, built.managed)
-    project = built.project
-    console.line(f"Deploying project {project} to {credentials.apihost}, namespace "
-                 f"{namespace} (credentials from {credentials.source})")
-    syncer = Syncer(client, namespace, force=options.force)
+        return _dry_run(manifest, built, credentials, console)
+    plan(manifest, built.artifacts, OWN_NAMESPACE, built.managed)  # every limit checked first
+    target = Target(credentials, manifest, options, console=console)
+    namespace = target.connect()
+    desired = plan(manifest, built.artifacts, namespace, built.managed)
+    console.line(f"Deploying project {built.project} to {target.described()}")
     progress = Progress()
     try:
-        sync(syncer, desired, project, prune=prunes(manifest, options), progress=progress,
+        sync(Syncer(target.client, namespace, force=options.force), desired, built.project,
+             prune=prunes(manifest, options), progress=progress,
              show=lambda outcome, entity, note: console.line(f"  {outcome:<9} {entity}{note}"))
     except OpenWhiskError as exc:
         console.line(f"  FAILED    {exc}")
@@ -120,26 +104,9 @@ def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Option
         raise
     if options.prune and not prunes(manifest, options):
         console.line(NOT_PRUNING)
-    _web_urls(console, manifest, credentials.apihost, namespace)
-    console.line(f"Deployed project {project}: {progress.tally.summary()}.")
+    web_urls(console, manifest, credentials.apihost, namespace)
+    console.line(f"Deployed project {built.project}: {progress.tally.summary()}.")
     return EXIT_OK
-
-
-@dataclass(frozen=True)
-class Built:
-    """A project's zips, its name and the ``whisk-managed`` annotation that marks its entities."""
-
-    project: str
-    managed: dict[str, str]
-    zips: list[ActionZip]
-
-
-def build_project(manifest: Manifest, options: Options) -> Built:
-    """The zips of every action, and who owns what the manifest deploys."""
-    zips = build_zips(manifest, vendor=options.vendor, pip_args=options.pip_args)
-    project = project_name(manifest, options)
-    return Built(project, managed_annotation(project, manifest, manifest.path.read_bytes()),
-                 list(zips))
 
 
 def project_name(manifest: Manifest, options: Options) -> str:
@@ -156,67 +123,28 @@ NOT_PRUNING = ("Not pruning: the project has no name of its own (set project.nam
                "Builder app's name in package.json, or --project)")
 
 
-def connect(client: Client, manifest: Manifest, credentials: Credentials) -> str:
-    """Checks that the server runs the manifest's kinds; the real namespace."""
-    _check_kinds(client, manifest)
-    return _namespace(client, credentials)
-
-
-@dataclass
-class Progress:
-    """How far a :func:`sync` got: what it did, the entity at hand, what is left."""
-
-    tally: Tally = field(default_factory=Tally)
-    current: Entity | None = None
-    rest: list[Entity] = field(default_factory=list)
-
-
-def sync(syncer: Syncer, desired: Sequence[Desired], project: str, *, prune: bool,
-         progress: Progress, show: Callable[[str, Entity, str], None]) -> None:
-    """Brings each entity to the manifest, then prunes what ``project`` owns and the manifest
-    no longer has; ``show`` hears each outcome. Raises OpenWhiskError at the first refusal,
-    with ``progress`` saying what was done and what was not attempted."""
-    wanted = {(item.entity.collection, item.entity.name) for item in desired}
-    progress.rest = [item.entity for item in desired]
-    for item in desired:
-        progress.current = progress.rest.pop(0)
-        outcome = syncer.apply(item)
-        progress.tally.add(outcome, progress.current)
-        show(outcome, item.entity, item.note)
-    if prune:
-        stale = [owned for owned in syncer.owned(project)
-                 if (owned.entity.collection, owned.entity.name) not in wanted]
-        progress.rest = [owned.entity for owned in stale]
-        for owned in stale:
-            progress.current = progress.rest.pop(0)
-            syncer.remove(owned)
-            progress.tally.add("pruned", progress.current)
-            show("pruned", owned.entity, "")
-
-
 def undeploy(manifest: Manifest | None, env: Mapping[str, str], options: Options = Options(),
              out: TextIO | None = None) -> int:
     """Deletes the manifest's entities, or with ``options.project`` everything that project
     owns, rules first and packages last; ones already gone are fine."""
-    credentials = _credentials(env, options)
-    console = Console(out, _secrets(manifest, credentials))
+    credentials = credentials_for(env, options, optional=options.dry_run)
+    console = Console(out, project_secrets(manifest, credentials))
     if options.dry_run or credentials is None:
         apihost, namespace = _shown_target(credentials, console)
         if manifest is None:
             console.line(f"GET {apihost}/api/v1/namespaces/{namespace}/… (every entity whose "
                          f"whisk-managed annotation names project {options.project})")
-        for owned in _manifest_entities(manifest):
+        for owned in declared(manifest) if manifest is not None else []:
             console.line(f"DELETE {apihost}{owned.entity.path(namespace)}  ({owned.entity})")
         return EXIT_OK
-    client = Client(credentials, policy=options.retry)
-    syncer = Syncer(client, credentials.namespace)
+    target = Target(credentials, manifest, options, console=console)
+    syncer = Syncer(target.client, credentials.namespace)
     console.line(f"Undeploying from {credentials.apihost}, namespace {credentials.namespace} "
                  f"(credentials from {credentials.source})")
     if manifest is None:
         targets = syncer.owned(options.project or "")
     else:
-        targets = [Owned(owned.entity, syncer.held_feed(owned.entity) if owned.feed else None)
-                   for owned in _manifest_entities(manifest)]
+        targets = [owned.type.as_held(syncer, owned) for owned in declared(manifest)]
     done: list[Entity] = []
     absent = 0
     for index, owned in enumerate(targets):
@@ -235,54 +163,8 @@ def undeploy(manifest: Manifest | None, env: Mapping[str, str], options: Options
     return EXIT_OK
 
 
-def _manifest_entities(manifest: Manifest | None) -> list[Owned]:
-    """The manifest's entities in the order they are deleted (a trigger's feed noted)."""
-    if manifest is None:
-        return []
-    entities = [*(Owned(Entity("rules", rule.name)) for rule in manifest.rules),
-                *(Owned(Entity("triggers", trigger.name), trigger.feed)
-                  for trigger in manifest.triggers),
-                *(Owned(Entity("actions", s.qualified_name, "sequence"))
-                  for s in manifest.sequences()),
-                *(Owned(Entity("actions", action.qualified_name))
-                  for action in manifest.actions()),
-                *(Owned(Entity("packages", binding.name, "binding"))
-                  for binding in manifest.bindings),
-                *(Owned(Entity("packages", package.name)) for package in manifest.packages)]
-    return entities
-
-
-def _credentials(env: Mapping[str, str], options: Options) -> Credentials | None:
-    """The target; a dry run does without when none are configured."""
-    try:
-        return find_credentials(env, apihost=options.apihost, auth=options.auth,
-                                namespace=options.namespace, allow_http=options.allow_http)
-    except CredentialsError:
-        if options.dry_run:
-            return None
-        raise
-
-
-def _check_kinds(client: Client, manifest: Manifest) -> None:
-    kinds = client.kinds()
-    for action in manifest.actions():
-        if action.kind not in kinds:
-            python = ", ".join(sorted(k for k in kinds if k.startswith("python:"))) or "none"
-            raise ConfigError(f"action {action.qualified_name}: {client.credentials.apihost} "
-                              f"does not run {action.kind} (its Python kinds: {python}); "
-                              "change runtime in the manifest")
-
-
-def _namespace(client: Client, credentials: Credentials) -> str:
-    """The real namespace, which web URLs and fully qualified names need (``_`` is only an
-    alias in REST paths). Asked before any PUT, so wrong credentials stop the deploy first."""
-    if credentials.namespace != OWN_NAMESPACE:
-        return credentials.namespace
-    return client.namespace()
-
-
-def _dry_run(manifest: Manifest, zips: Sequence[ActionZip], credentials: Credentials | None,
-             console: Console, managed: Mapping[str, str]) -> int:
+def _dry_run(manifest: Manifest, built: Built, credentials: Credentials | None,
+             console: Console) -> int:
     apihost, namespace = _shown_target(credentials, console)
     kinds = ", ".join(sorted({action.kind for action in manifest.actions()}))
     console.line(f"GET {apihost}/  (checks that the server runs {kinds})")
@@ -293,13 +175,13 @@ def _dry_run(manifest: Manifest, zips: Sequence[ActionZip], credentials: Credent
         console.line(f"{call.method} {apihost}{call.target()}  ({what})")
         console.line(json.dumps(body, indent=2, ensure_ascii=False))
 
-    desired = plan(manifest, zips, namespace, managed)
+    desired = plan(manifest, built.artifacts, namespace, built.managed)
     for item in desired:
         show(put(item.entity, namespace, item.body), str(item.entity), item.shown)
     feed_calls(desired, namespace, show)
     console.line("A deploy reads each entity first and sends only what differs; it then deletes "
-                 f"what project {managed['projectName']} owns and the manifest no longer has.")
-    _web_urls(console, manifest, apihost, namespace)
+                 f"what project {built.project} owns and the manifest no longer has.")
+    web_urls(console, manifest, apihost, namespace)
     return EXIT_OK
 
 
@@ -314,16 +196,18 @@ def _shown_target(credentials: Credentials | None, console: Console) -> tuple[st
     return credentials.apihost, credentials.namespace
 
 
-def _web_entities(manifest: Manifest) -> list[Action | SequenceEntity]:
-    return [entity for entity in (*manifest.actions(), *manifest.sequences())
-            if entity.web != "no"]
+def web_entity_urls(manifest: Manifest, apihost: str, namespace: str) -> dict[str, str]:
+    """Each web action's and web sequence's URL, by its qualified name."""
+    return {entity.qualified_name: web_url(apihost, namespace, entity.package, entity.name)
+            for entity in (*manifest.actions(), *manifest.sequences()) if entity.web != "no"}
 
 
-def _web_urls(console: Console, manifest: Manifest, apihost: str, namespace: str) -> None:
-    if _web_entities(manifest):
+def web_urls(console: Console, manifest: Manifest, apihost: str, namespace: str) -> None:
+    urls = web_entity_urls(manifest, apihost, namespace)
+    if urls:
         console.line("Web actions:")
-        for entity in _web_entities(manifest):
-            console.line(f"  {entity.qualified_name}: {web_url(apihost, namespace, entity)}")
+        for name, url in urls.items():
+            console.line(f"  {name}: {url}")
 
 
 def _failure_report(console: Console, operation: str, done: Sequence[Entity],
@@ -336,32 +220,3 @@ def _failure_report(console: Console, operation: str, done: Sequence[Entity],
 
 def _names(entities: Sequence[Entity]) -> str:
     return ", ".join(str(entity) for entity in entities) or "nothing"
-
-
-class _EverySecret(KnownSecrets):
-    """A tool's mask list: a project's secrets are few, and none may drop out, least of all
-    the AUTH key (the action's list is bounded against hostile callers; a manifest is not)."""
-
-    MAX_ENTRIES = sys.maxsize
-    MAX_CHARS = sys.maxsize
-
-
-def _secrets(manifest: Manifest | None, credentials: Credentials | None) -> KnownSecrets:
-    """The values no printed line may show: the AUTH key, and every secret-named input or
-    annotation (a string ``require-whisk-auth`` is a password)."""
-    secrets = _EverySecret()
-    if credentials is not None:
-        secrets.add(credentials.auth)
-        secrets.add(credentials.basic_auth[1])
-    if manifest is None:
-        return secrets
-    values: list[dict[str, Any]] = [
-        *(entity.inputs for entity in (*manifest.packages, *manifest.actions(),
-                                       *manifest.triggers, *manifest.bindings)),
-        *(entity.annotations for entity in (*manifest.packages, *manifest.actions(),
-                                            *manifest.sequences(), *manifest.triggers,
-                                            *manifest.bindings)),
-        *(trigger.feed_inputs for trigger in manifest.triggers)]
-    for value in (found for mapping in values for found in secret_values(mapping)):
-        secrets.add(value)
-    return secrets

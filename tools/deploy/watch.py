@@ -17,7 +17,6 @@ import argparse
 import hashlib
 import os
 import pathlib
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -25,18 +24,15 @@ from datetime import datetime
 from typing import TextIO
 
 from lib._redact import KnownSecrets
-from tools.deploy import operations
-from tools.deploy.client import Client
-from tools.deploy.listing import cli_env
-from tools.deploy.operations import Console, Options, Progress
-from tools.deploy.plan import plan
-from tools.deploy.sync import Syncer
+from tools.deploy.operations import Options, project_name, prunes
+from tools.deploy.plan import build_project, plan
+from tools.deploy.sync import Progress, Syncer, sync
+from tools.deploy.target import Console, Target, credentials_for, project_secrets
 from tools.errors import EXIT_OK, ToolError
-from tools.manifest import Manifest, load_manifest
+from tools.manifest import Manifest
+from tools.project import ProjectSource
 
 INTERVAL = 0.3  # seconds between two looks at the files
-_INCLUDE = re.compile(r"""^\s*(?:-\s*)?["']?\$include["']?\s*:\s*["']?([^"'#\n]+?)["']?\s*"""
-                      r"(?:#.*)?$", re.MULTILINE)
 _SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules"})
 
 Snapshot = dict[str, str | None]  # path -> sha256 of its bytes (None: unreadable)
@@ -59,11 +55,12 @@ def watch(manifest_path: pathlib.Path, env_file: pathlib.Path | None,
     files (for tests; ``sleep`` runs before each look)."""
     options = options or Options()
     out = out or sys.stdout
-    files = ProjectFiles(manifest_path, env_file or pathlib.Path(".env"))
+    source = ProjectSource(manifest_path, env_file)
+    files = ProjectFiles(source)
     print(f"Watching the project of {manifest_path} (Ctrl-C to stop)", file=out, flush=True)
     try:
         before = files.snapshot()
-        files.learn(deploy_once(manifest_path, env_file, options, out))
+        files.learn(deploy_once(source, options, out))
         before = files.snapshot() if files.changed_roots() else before
         cycles = 0
         while max_cycles is None or cycles < max_cycles:
@@ -73,7 +70,7 @@ def watch(manifest_path: pathlib.Path, env_file: pathlib.Path | None,
             if now == before:
                 continue
             before = now
-            files.learn(deploy_once(manifest_path, env_file, options, out))
+            files.learn(deploy_once(source, options, out))
             if files.changed_roots():  # a new action, a new include: watch its files too
                 before = files.snapshot()
     except KeyboardInterrupt:
@@ -81,8 +78,7 @@ def watch(manifest_path: pathlib.Path, env_file: pathlib.Path | None,
     return EXIT_OK
 
 
-def deploy_once(manifest_path: pathlib.Path, env_file: pathlib.Path | None, options: Options,
-                out: TextIO) -> Manifest | None:
+def deploy_once(source: ProjectSource, options: Options, out: TextIO) -> Manifest | None:
     """One incremental deploy, reported on one line; the manifest, if it could be read."""
     started = time.monotonic()
     stamp = datetime.now().strftime("%H:%M:%S")
@@ -90,22 +86,22 @@ def deploy_once(manifest_path: pathlib.Path, env_file: pathlib.Path | None, opti
     manifest: Manifest | None = None
     progress = Progress()
     try:
-        env = cli_env(env_file)
+        env = source.env()
         credentials = None
         try:
-            credentials = operations._credentials(env, options)
+            credentials = credentials_for(env, options)
         finally:  # mask the AUTH key in whatever comes next, a manifest error included
-            console.secrets = operations._secrets(None, credentials)
-        manifest = load_manifest(manifest_path, env)
-        console.secrets = operations._secrets(manifest, credentials)
-        assert credentials is not None  # without dry_run, none found is an error
-        built = operations.build_project(manifest, options)
-        client = Client(credentials, policy=options.retry)
-        namespace = operations.connect(client, manifest, credentials)
-        desired = plan(manifest, built.zips, namespace, built.managed)
-        operations.sync(Syncer(client, namespace, force=options.force), desired, built.project,
-                        prune=operations.prunes(manifest, options), progress=progress,
-                        show=lambda outcome, entity, note: None)
+            console.secrets = project_secrets(None, credentials)
+        manifest = source.load(env)
+        console.secrets = project_secrets(manifest, credentials)
+        assert credentials is not None  # not optional: none found is an error
+        built = build_project(manifest, project_name(manifest, options), options.build)
+        target = Target(credentials, manifest, options, console=console)
+        namespace = target.connect()
+        desired = plan(manifest, built.artifacts, namespace, built.managed)
+        sync(Syncer(target.client, namespace, force=options.force), desired, built.project,
+             prune=prunes(manifest, options), progress=progress,
+             show=lambda outcome, entity, note: None)
     except (ToolError, OSError) as exc:
         done = sent_text(progress)
         after = f" (after: {done})" if progress.tally.sent else ""
@@ -134,25 +130,18 @@ def sent_text(progress: Progress) -> str:
 class ProjectFiles:
     """The files a deploy reads, and their contents' digests."""
 
-    def __init__(self, manifest: pathlib.Path, env_file: pathlib.Path) -> None:
-        self.manifest = manifest
-        self.env_file = env_file
-        self.code: tuple[pathlib.Path, ...] = ()  # from the last manifest that could be read
+    def __init__(self, source: ProjectSource) -> None:
+        self.source = source
+        self.manifest: Manifest | None = None  # the last one that could be read
         self._roots: tuple[pathlib.Path, ...] = ()
 
     def learn(self, manifest: Manifest | None) -> None:
-        """Takes the action folders, lib/ and data files of a freshly read manifest."""
-        if manifest is None:
-            return  # keep watching what the last good manifest named
-        paths = [manifest.root / "lib"]
-        for action in manifest.actions():
-            paths.append(action.function)
-            paths += [path for path, _ in action.includes]
-        self.code = tuple(dict.fromkeys(paths))
+        """Takes the files of a freshly read manifest; keeps the last good one's otherwise."""
+        if manifest is not None:
+            self.manifest = manifest
 
     def roots(self) -> tuple[pathlib.Path, ...]:
-        return tuple(dict.fromkeys((*manifest_files(self.manifest), self.env_file,
-                                    self.manifest.parent / "package.json", *self.code)))
+        return tuple(self.source.files(self.manifest))
 
     def changed_roots(self) -> bool:
         """Whether the files to watch changed since the last call (and remember them)."""
@@ -167,23 +156,6 @@ class ProjectFiles:
             for path in _files(root):
                 found[str(path)] = _digest(path)
         return found
-
-
-def manifest_files(manifest: pathlib.Path) -> list[pathlib.Path]:
-    """The manifest and the files its ``$include`` directives name, however deep."""
-    found: list[pathlib.Path] = []
-    pending = [manifest]
-    while pending:
-        path = pending.pop()
-        if path in found or len(found) > 100:
-            continue
-        found.append(path)
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        pending += [path.parent / target.strip() for target in _INCLUDE.findall(text)]
-    return found
 
 
 def _files(root: pathlib.Path) -> Iterable[pathlib.Path]:

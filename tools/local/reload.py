@@ -48,7 +48,7 @@ def source_folders(actions: Iterable[LocalAction], root: pathlib.Path
     deep: set[pathlib.Path] = set()
     flat: set[pathlib.Path] = set()
     for local in actions:
-        function = local.action.function
+        function = local.action.code.path
         if function.is_dir():
             deep.add(function.resolve())
         else:

@@ -105,7 +105,7 @@ class LocalAction:
 def find_action(manifest: Manifest, wanted: str) -> Action:
     """The manifest's action whose code is the module ``wanted`` (``actions.generic``), else
     the one named ``wanted`` (``package/action`` or ``action``)."""
-    for matches in ((lambda a: a.module == wanted),
+    for matches in ((lambda a: a.code.module == wanted),
                     (lambda a: wanted in (a.qualified_name, a.name))):
         found = [action for action in manifest.actions() if matches(action)]
         if len(found) == 1:
@@ -114,7 +114,7 @@ def find_action(manifest: Manifest, wanted: str) -> Action:
             names = ", ".join(action.qualified_name for action in found)
             raise RunnerError(f"{manifest.path}: several actions run or are named {wanted} "
                               f"({names}); name one as package/action")
-    known = ", ".join(f"{a.qualified_name} ({a.module})" for a in manifest.actions())
+    known = ", ".join(f"{a.qualified_name} ({a.code.module})" for a in manifest.actions())
     raise RunnerError(f"{manifest.path}: no action runs the module {wanted} or is named "
                       f"{wanted} (actions: {known or 'none'})")
 
@@ -221,18 +221,18 @@ def patched_environ(values: Mapping[str, str | None]) -> Iterator[None]:
 
 def load_entry_point(action: Action) -> Callable[[dict[str, Any]], Any]:
     """The action's main function, imported as the runtime would from the zip root."""
-    root = str(action.source_root)
+    root = str(action.code.source_root)
     if root not in sys.path:
         sys.path.insert(0, root)
     try:
-        module = importlib.import_module(action.module)
+        module = importlib.import_module(action.code.module)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit too (a stray exit(), a module-level argparse)
-        raise RunnerError(f"cannot import {action.module}: {described(exc)}") from None
+        raise RunnerError(f"cannot import {action.code.module}: {described(exc)}") from None
     entry = getattr(module, action.main, None)
     if not callable(entry):
-        raise RunnerError(f"{action.module} has no function {action.main}()")
+        raise RunnerError(f"{action.code.module} has no function {action.main}()")
     return entry
 
 

@@ -7,12 +7,12 @@ resolves the manifest against it, naming every fault by its manifest path.
 from tools.errors import ManifestError
 from tools.manifest.model import (
     Action,
+    ActionSequence,
     Binding,
     Limits,
     Manifest,
     Package,
     Rule,
-    Sequence,
     Trigger,
 )
 from tools.manifest.parser import MANIFEST_NAMES, default_manifest, load_manifest
@@ -22,13 +22,13 @@ from tools.manifest.variables import UnsetVariablesError, load_env, substitute
 __all__ = [
     "MANIFEST_NAMES",
     "Action",
+    "ActionSequence",
     "Binding",
     "Limits",
     "Manifest",
     "ManifestError",
     "Package",
     "Rule",
-    "Sequence",
     "Trigger",
     "UnsetVariablesError",
     "default_manifest",

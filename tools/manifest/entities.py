@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.manifest.model import Action, Binding, Rule, Sequence, Trigger, module_parts
+from tools.manifest.model import Action, ActionSequence, Binding, Rule, Trigger
 from tools.manifest.reader import ENTITY_NAME, FieldReader
 from tools.manifest.values import type_name
+from tools.runtimes import ActionCode, CodeError, runtime
 
 PACKAGE_KEYS = ("actions", "sequences", "triggers", "rules", "dependencies", "inputs",
                 "annotations", "license", "version")
@@ -40,7 +41,7 @@ class Draft:
     name: str
     where: str
     actions: list[tuple[Action, str]] = field(default_factory=list)
-    sequences: list[tuple[Sequence, str]] = field(default_factory=list)
+    sequences: list[tuple[ActionSequence, str]] = field(default_factory=list)
     inputs: dict[str, Any] = field(default_factory=dict)
     annotations: dict[str, Any] = field(default_factory=dict)
 
@@ -81,11 +82,12 @@ class EntityReader(FieldReader):
         body = self.mapping(value, where, ACTION_KEYS)
         init: set[str] = set()
         inputs = self.inputs(body.get("inputs"), f"{where}.inputs", init)
+        kind = self.kind(self.synonym(body, where, "runtime", "kind"), where)
         return Action(
             package=package,
             name=name,
-            function=self.function(body.get("function"), f"{where}.function"),
-            kind=self.kind(self.synonym(body, where, "runtime", "kind"), where),
+            code=self.code(kind, body.get("function"), f"{where}.function"),
+            kind=kind,
             main=self.main(body.get("main", "main"), f"{where}.main"),
             web=self.web(self.synonym(body, where, "web", "web-export")),
             inputs=inputs,
@@ -95,27 +97,15 @@ class EntityReader(FieldReader):
             includes=self.includes(body.get("include"), f"{where}.include"),
         )
 
-    def function(self, value: Any, where: str) -> pathlib.Path:
-        """Relative to the file that declares it, as App Builder resolves it."""
+    def code(self, kind: str, value: Any, where: str) -> ActionCode:
+        """The code ``function:`` names, read by the kind's runtime, relative to the file that
+        declares it (as App Builder resolves it)."""
         if not isinstance(value, str) or not value:
             raise self.fault(where, "is required: a .py file or a package folder")
         try:
-            function = (self.declaring_file(where).parent / value).resolve()
-        except (OSError, RuntimeError, ValueError) as exc:  # a loop of links, a NUL
-            raise self.fault(where, f"{value!r} is not a usable path: {exc}") from None
-        if function.is_dir():
-            if not (function / "__init__.py").is_file():
-                raise self.fault(where, f"{value} is a folder without __init__.py; the "
-                                        "action's main must be importable from the package")
-        elif not function.is_file():
-            raise self.fault(where, f"{value} does not exist")
-        elif function.suffix != ".py":
-            raise self.fault(where, f"{value} is not a .py file")
-        for part in module_parts(function):
-            if not part.isidentifier():
-                raise self.fault(where, f"{value} cannot be imported: '{part}' is not a "
-                                        "valid Python module name")
-        return function
+            return runtime(kind).read_code(value, self.declaring_file(where).parent)
+        except CodeError as exc:
+            raise self.fault(where, str(exc)) from None
 
     def includes(self, value: Any, where: str) -> tuple[tuple[pathlib.Path, str], ...]:
         """App Builder's ``include: [[glob, folder in the zip]]``: each file the glob matches
@@ -152,7 +142,7 @@ class EntityReader(FieldReader):
                 found[inside] = file
         return tuple(sorted((file, inside) for inside, file in found.items()))
 
-    def sequence(self, package: str, name: str, value: Any, where: str) -> Sequence:
+    def sequence(self, package: str, name: str, value: Any, where: str) -> ActionSequence:
         body = self.mapping(value, where, SEQUENCE_KEYS)
         at = f"{where}.actions"
         listed = body.get("actions")
@@ -165,7 +155,7 @@ class EntityReader(FieldReader):
             if not isinstance(item, str) or not item.strip():
                 raise self.fault(at, f"{item!r} is not an action name")
             components.append(self.reference(item, at, package))
-        return Sequence(package=package, name=name, components=tuple(components),
+        return ActionSequence(package=package, name=name, components=tuple(components),
                         web=self.web(self.synonym(body, where, "web", "web-export")),
                         annotations=self.web_annotations(body.get("annotations"),
                                                          f"{where}.annotations"))

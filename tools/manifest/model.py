@@ -11,6 +11,8 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from tools.runtimes import ActionCode
+
 # OpenWhisk's ranges on a stock deployment: name -> (low, high, unit).
 LIMIT_RANGES: dict[str, tuple[int, int, str]] = {
     "timeout": (100, 300_000, "ms"),
@@ -18,6 +20,7 @@ LIMIT_RANGES: dict[str, tuple[int, int, str]] = {
     "logs": (0, 10, "MB"),
     "concurrency": (1, 500, "activations"),
 }
+DEFAULT_TIMEOUT_MS = 60_000  # an action's time limit where the manifest sets none
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class _WebEntity:
 class Action(_WebEntity):
     package: str
     name: str
-    function: pathlib.Path  # absolute: a .py file or a package folder
+    code: ActionCode  # what ``function:`` names, in its runtime's form
     kind: str
     main: str
     web: str  # "yes" | "no" | "raw"
@@ -76,24 +79,9 @@ class Action(_WebEntity):
     init_inputs: frozenset[str] = frozenset()  # inputs handed to the container at /init, as env
     includes: tuple[tuple[pathlib.Path, str], ...] = ()  # (a data file, its path in the zip)
 
-    @property
-    def module(self) -> str:
-        """The import path of the action code, from the chain of ``__init__.py`` above it."""
-        return ".".join(module_parts(self.function))
-
-    @property
-    def source_root(self) -> pathlib.Path:
-        """The folder the module path is relative to (what goes on sys.path)."""
-        return self.function.parents[len(module_parts(self.function)) - 1]
-
-    @property
-    def python_version(self) -> str:
-        """``3.11`` for ``python:3.11``: what vendored wheels must be built for."""
-        return self.kind.partition(":")[2]
-
 
 @dataclass(frozen=True)
-class Sequence(_WebEntity):
+class ActionSequence(_WebEntity):
     """An action of kind ``sequence``: each component's result is the next one's input."""
 
     package: str
@@ -139,7 +127,7 @@ class Package:
     actions: tuple[Action, ...]
     inputs: dict[str, Any] = field(default_factory=dict)
     annotations: dict[str, Any] = field(default_factory=dict)
-    sequences: tuple[Sequence, ...] = ()
+    sequences: tuple[ActionSequence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +138,7 @@ class Manifest:
     rules: tuple[Rule, ...] = ()
     bindings: tuple[Binding, ...] = ()
     project: str | None = None  # project.name, or the App Builder app's name
+    files: tuple[pathlib.Path, ...] = ()  # every file read for it: includes, package.json
 
     @property
     def root(self) -> pathlib.Path:
@@ -159,7 +148,7 @@ class Manifest:
     def actions(self) -> list[Action]:
         return [action for package in self.packages for action in package.actions]
 
-    def sequences(self) -> list[Sequence]:
+    def sequences(self) -> list[ActionSequence]:
         return [sequence for package in self.packages for sequence in package.sequences]
 
     def package(self, name: str) -> Package:
@@ -168,13 +157,3 @@ class Manifest:
     def parameters(self, action: Action) -> dict[str, Any]:
         """What the action receives at run time: package inputs overlaid by its own."""
         return {**self.package(action.package).inputs, **action.inputs}
-
-
-def module_parts(function: pathlib.Path) -> list[str]:
-    parts = [function.stem if function.suffix == ".py" else function.name]
-    folder = function.parent
-    while (folder / "__init__.py").is_file() and folder.parent != folder:
-        parts.append(folder.name)
-        folder = folder.parent
-    return parts[::-1]
-

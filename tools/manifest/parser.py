@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from tools.errors import ManifestError
-from tools.manifest.app_config import INCLUDE, IncludeResolver, app_name
+from tools.manifest.app_config import INCLUDE, PACKAGE_JSON, IncludeResolver, app_name
 from tools.manifest.entities import Draft, EntityReader
 from tools.manifest.model import Manifest
 from tools.manifest.references import assemble
@@ -99,10 +99,13 @@ class _Parser(EntityReader):
             raise ManifestError(f"{self.path}: needs exactly one of {', '.join(LAYOUTS)} "
                                 "at the top (App Builder's may come together), found "
                                 f"{', '.join(wskdeploy + app_builder) or 'none'}")
+        files = [self.path.resolve()]
         if wskdeploy:
             sections, project = self.wskdeploy(document, wskdeploy[0])
         else:
-            sections, project = self.app_builder(IncludeResolver(self).expand(document))
+            includes = IncludeResolver(self)
+            sections, project = self.app_builder(includes.expand(document))
+            files += [*includes.loaded, self.root / PACKAGE_JSON]
         drafts: list[Draft] = []
         for where, packages in sections:
             body = self.mapping(packages, where)
@@ -114,7 +117,7 @@ class _Parser(EntityReader):
         if self.unset:
             raise UnsetVariablesError(self.unset, f"{self.path}: ")
         return Manifest(self.path.resolve(), packages, triggers=triggers, rules=rules,
-                        bindings=bindings, project=project)
+                        bindings=bindings, project=project, files=tuple(dict.fromkeys(files)))
 
     def wskdeploy(self, document: dict[str, Any],
                   layout: str) -> tuple[list[tuple[str, Any]], str | None]:

@@ -18,15 +18,13 @@ from tools.errors import ManifestError
 from tools.manifest.model import LIMIT_RANGES, Limits
 from tools.manifest.values import CONVERTERS, NOT_JSON, is_json_scalar, type_name
 from tools.manifest.variables import UnsetVariablesError, substitute
+from tools.runtimes import RUNTIMES, runtime_of
 
 TYPED_INPUT_KEYS = frozenset({"type", "value", "default", "description", "required", "init"})
 WEB_VALUES: dict[object, str] = {True: "yes", "true": "yes", "yes": "yes",
                                  False: "no", "false": "no", "no": "no", "raw": "raw"}
 LIMIT_SYNONYMS = {"timeout": "timeout", "memory": "memory", "memorySize": "memory",
                   "logs": "logs", "logSize": "logs", "concurrency": "concurrency"}
-# lib/ needs Python 3.10 or newer; OpenWhisk names its Python kinds python:3.N.
-_KIND = re.compile(r"python:3\.(\d+)")
-MIN_PYTHON_MINOR = 10
 # OpenWhisk's entity name rule (core/entity/EntityPath.scala).
 ENTITY_NAME = re.compile(r"[\w](?:[\w@ .-]{0,254}[\w@.-])?", re.ASCII)
 # An init input becomes an environment variable of the action's process.
@@ -119,10 +117,10 @@ class FieldReader:
         at, value = located
         if value is None:
             raise self.fault(f"{where}.runtime", "is required, e.g. python:3.11")
-        match = _KIND.fullmatch(str(value))
-        if not match or int(match[1]) < MIN_PYTHON_MINOR:
-            raise self.fault(at, f"unsupported kind '{value}': this tool deploys Python "
-                                 f"actions, python:3.{MIN_PYTHON_MINOR} or newer")
+        found = runtime_of(str(value))
+        if found is None or not found.supports(str(value)):
+            deployed = " and ".join(known.described for known in RUNTIMES.values())
+            raise self.fault(at, f"unsupported kind '{value}': this tool deploys {deployed}")
         return str(value)
 
     def main(self, value: Any, where: str) -> str:

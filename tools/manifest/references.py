@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from tools.manifest.entities import Draft, EntityReader
-from tools.manifest.model import Action, Binding, Package, Rule, Sequence, Trigger
+from tools.manifest.model import Action, ActionSequence, Binding, Package, Rule, Trigger
 
 Named = TypeVar("Named", Trigger, Rule, Binding)
 
@@ -79,8 +79,8 @@ def _merge_values(reader: EntityReader, into: dict[str, Any], more: dict[str, An
         into[key] = value
 
 
-def _kind(entity: Action | Sequence) -> str:
-    return "a sequence" if isinstance(entity, Sequence) else "an action"
+def _kind(entity: Action | ActionSequence) -> str:
+    return "a sequence" if isinstance(entity, ActionSequence) else "an action"
 
 
 def _unique(reader: EntityReader, entities: list[tuple[Named, str]],
@@ -109,7 +109,7 @@ def _check_target(reader: EntityReader, name: str, where: str, runnable: set[str
 
 def _check_sequences(reader: EntityReader, packages: dict[str, Draft],
                      runnable: set[str], bindings: set[str]) -> None:
-    sequences: dict[str, tuple[Sequence, str]] = {
+    sequences: dict[str, tuple[ActionSequence, str]] = {
         sequence.qualified_name: (sequence, where)
         for draft in packages.values() for sequence, where in draft.sequences}
     for sequence, where in sequences.values():

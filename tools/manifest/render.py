@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from lib._redact import redact
-from tools.manifest.model import Action, Manifest, Sequence
+from tools.manifest.model import Action, ActionSequence, Manifest
 
 Shown = Callable[[Mapping[str, Any]], dict[str, Any]]
 
@@ -59,7 +59,7 @@ def render(manifest: Manifest, *, show_secrets: bool = False) -> str:
 
 
 def _render_action(action: Action, root: pathlib.Path, shown: Shown) -> dict[str, Any]:
-    entry: dict[str, Any] = {"function": _relative(action.function, root),
+    entry: dict[str, Any] = {"function": _relative(action.code.path, root),
                              "runtime": action.kind, "main": action.main, "web": action.web}
     if action.inputs:
         inputs = shown(action.inputs)
@@ -78,7 +78,7 @@ def _render_action(action: Action, root: pathlib.Path, shown: Shown) -> dict[str
     return entry
 
 
-def _render_sequence(sequence: Sequence, shown: Shown) -> dict[str, Any]:
+def _render_sequence(sequence: ActionSequence, shown: Shown) -> dict[str, Any]:
     entry: dict[str, Any] = {"actions": ", ".join(sequence.components), "web": sequence.web}
     if sequence.annotations:
         entry["annotations"] = shown(sequence.annotations)

@@ -34,10 +34,14 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tools.deploy.load_check import check_loads
-from tools.deploy.sources import ENTRY_POINT, BuildError, action_files, add
-from tools.manifest import Action, Manifest
+from tools.runtimes.python.code import python_version
+from tools.runtimes.python.load_check import check_loads
+from tools.runtimes.python.sources import ENTRY_POINT, BuildError, action_files, add
+
+if TYPE_CHECKING:
+    from tools.manifest.model import Action, Manifest
 
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
 FILE_MODE = 0o100644  # a regular file, rw-r--r--
@@ -116,11 +120,12 @@ def build_zip(action: Action, project_root: pathlib.Path,
 
 def bytecode_note(action: Action) -> str:
     """Why the zip gets no bytecode, or "" when it does (this Python is the kind's)."""
-    if sys.implementation.name == "cpython" and action.python_version == BUILDER_PYTHON:
+    version = python_version(action.kind)
+    if sys.implementation.name == "cpython" and version == BUILDER_PYTHON:
         return ""
     return (f"{action.qualified_name}: no bytecode in the zip: it runs {action.kind}, this "
             f"build runs {sys.implementation.name} {BUILDER_PYTHON}; build with Python "
-            f"{action.python_version} so that a new container need not compile it")
+            f"{version} so that a new container need not compile it")
 
 
 def bytecode(sources: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -151,19 +156,21 @@ def cached_name(name: str) -> str:
     return f"{folder}/{pyc}" if folder else pyc
 
 
-def build_zips(manifest: Manifest, *, vendor: bool = False, pip_args: Sequence[str] = (),
+def build_zips(manifest: Manifest, *, actions: Sequence[Action] | None = None,
+               vendor: bool = False, pip_args: Sequence[str] = (),
                say: Callable[[str], None] | None = None) -> list[ActionZip]:
-    """One zip per action; requirements are installed once per Python version.
+    """One zip per action (the manifest's, unless ``actions`` are given); requirements are
+    installed once per Python version.
 
     ``say`` gets each zip's note (why it holds no bytecode); stderr by default,
     so that both ``deploy.py build`` and ``deploy.py deploy`` show it.
     """
     vendored: dict[str, dict[str, bytes]] = {}
     zips = []
-    for action in manifest.actions():
+    for action in manifest.actions() if actions is None else actions:
         extra: dict[str, bytes] = {}
         if vendor:
-            version = action.python_version
+            version = python_version(action.kind)
             if version not in vendored:
                 vendored[version] = vendor_files(manifest.root / "requirements.txt", version,
                                                  pip_args)
@@ -205,6 +212,16 @@ def vendor_files(requirements: pathlib.Path, python_version: str,
         folder = pathlib.Path(target)
         return {path.relative_to(folder).as_posix(): path.read_bytes()
                 for path in _vendored_files(folder)}
+
+
+def code_sha256(code: object) -> str | None:
+    """The sha256 of the zip in an action's base64 ``exec.code``, as the server holds it."""
+    if not isinstance(code, str):
+        return None
+    try:
+        return hashlib.sha256(base64.b64decode(code, validate=True)).hexdigest()
+    except ValueError:
+        return None
 
 
 def write_zips(zips: Iterable[ActionZip], out_dir: pathlib.Path) -> list[pathlib.Path]:

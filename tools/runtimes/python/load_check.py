@@ -20,9 +20,12 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from typing import TYPE_CHECKING
 
-from tools.deploy.sources import ENTRY_POINT, BuildError
-from tools.manifest import Action
+from tools.runtimes.python.sources import ENTRY_POINT, BuildError
+
+if TYPE_CHECKING:
+    from tools.manifest.model import Action
 
 LOAD_TIMEOUT = 60  # seconds
 _LOADER = """
