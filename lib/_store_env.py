@@ -37,7 +37,7 @@ def shared_store() -> SharedTokens | None:
     try:
         from lib._shared_tokens import shared_tokens  # redis-py and cryptography, only now
     except ImportError as exc:
-        missing = exc.name or "a module"
+        missing = (exc.name or "a module").partition(".")[0]  # the package to install
         if missing not in _missing_said:
             _missing_said.add(missing)
             log.warning("shared token store disabled: %s cannot be imported; minting without "
