@@ -1,16 +1,21 @@
-"""The shared token store across cold containers: each one a fresh interpreter (bench.container)
-that imports the action and invokes it once, against the IMS/AEM emulator and a real,
-password-protected redis-server on loopback."""
+"""The shared token store across cold containers: each one a fresh interpreter (bench.container,
+or the built zip run as the OpenWhisk runtime runs it) that imports the action and invokes it
+once, against the IMS/AEM emulator and a real, password-protected redis-server on loopback."""
 
 from __future__ import annotations
 
 import json
+import pathlib
+import shutil
 
 import pytest
 
 from bench.fleet import cold_containers, container_env
 from lib._token_seal import entry_name, unseal
+from tests.deploy_support import REPO, run_like_openwhisk
 from tests.redis_support import RedisServer, misbehaving_store, redis_server  # noqa: F401
+from tools.manifest import load_manifest
+from tools.runtimes.python.build import build_zips
 from tools.sandbox import AdobeEmulator, Fault
 
 
@@ -135,3 +140,39 @@ def test_a_store_refusing_the_password_never_fails_a_call(adobe: AdobeEmulator,
     assert report.log.count("shared token store unavailable") == 1
     assert wrong not in report.log
     assert store.password not in report.log
+
+
+def test_a_zip_built_for_a_manifest_with_the_store_shares_one_token_between_two_containers(
+        tmp_path: pathlib.Path, adobe: AdobeEmulator, store: RedisServer) -> None:
+    project = tmp_path / "project"
+    for folder in ("actions", "lib"):
+        shutil.copytree(REPO / folder, project / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    store_input = "          IMS_TOKEN_STORE_URL: {value: $IMS_TOKEN_STORE_URL, init: true}\n"
+    manifest_text = (REPO / "manifest.yaml").read_text().replace(
+        "          IMS_ORG_ID: {value: $IMS_ORG_ID, init: true}\n",
+        "          IMS_ORG_ID: {value: $IMS_ORG_ID, init: true}\n" + store_input)
+    (project / "manifest.yaml").write_text(manifest_text)
+    manifest = load_manifest(project / "manifest.yaml",
+                             {**adobe.params(), "IMS_TOKEN_STORE_URL": store.url()})
+    [built] = [z for z in build_zips(manifest) if z.action.name == "generic"]
+    params = manifest.parameters(built.action)
+    init = {name: str(params.pop(name)) for name in built.action.init_inputs}
+
+    containers = [run_like_openwhisk(built.data, tmp_path / f"container-{n}", params=[params],
+                                     main=built.action.main, env={**adobe.env(), **init},
+                                     action_name="/ns/dx-excshell-1/generic")
+                  for n in range(2)]
+
+    assert "redis/__init__.py" in built.names()
+    assert "IMS_TOKEN_STORE_URL" in init
+    assert [c.results[0]["statusCode"] for c in containers] == [200, 200]
+    assert adobe.token_requests == 1
+    assert all(store.password not in c.stderr for c in containers)
+
+
+def test_the_repository_zip_carries_no_store_client() -> None:
+    manifest = load_manifest(REPO / "manifest.yaml", AdobeEmulator().params())
+    [built] = [z for z in build_zips(manifest) if z.action.name == "generic"]
+
+    assert not [name for name in built.names() if name.startswith("redis/")]
