@@ -3,17 +3,21 @@
 Two defences, because each alone has gaps: a parameter called
 ``OAUTHS2S_CLIENT_SECRET`` is hidden by its name wherever it is printed, and a
 secret we know the value of (the client secret, an access token) is hidden
-wherever its value turns up in a log line, whatever carried it there.
+wherever its value turns up in a log line, whatever carried it there, and in
+whatever spelling: as it is, JSON-escaped, URL-encoded or in base64.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
+import json
 import re
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 HIDDEN = "<hidden>"
 
@@ -121,22 +125,55 @@ def secret_values(value: Any) -> Iterator[str]:
             yield from secret_values(item)
 
 
-class KnownSecrets:
-    """Secret values seen at run time, masked wherever they appear in text.
+# Characters each URL encoder leaves as they are, besides letters, digits and ``_.-~``:
+# Python's quote with its default, its strictest, and JavaScript's encodeURIComponent.
+_URL_SAFE = ("/", "", "!'()*")
+# base64 of a secret inside a longer encoded text starts at one of three byte offsets; that
+# many bytes before it make the first 0, 2 or 3 characters depend on what precedes it.
+_BASE64_SKIP = (0, 2, 3)
 
-    Bounded, in number and in characters: a warm container that rotates tokens
-    for days, or that hundreds of identities pass through, keeps only the most
-    recent values. A value in use is never forgotten, though: inside
-    :meth:`in_use` (an invocation), every value added stays masked at least
-    until the block ends, whatever else is added meanwhile.
+
+def spellings(value: str, min_length: int = 1) -> frozenset[str]:
+    """Every way ``value`` may be written in a log line or an answer, at least ``min_length``
+    characters long: as it is; JSON-escaped, with and without ASCII escapes, once and twice
+    (a JSON string inside a JSON log line); URL-encoded as Python and JavaScript do; base64
+    and base64url, alone and inside a longer encoded text (the characters only the secret
+    decides, at each of the three alignments)."""
+    found = {value}
+    for ascii_only in (True, False):
+        once = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+        found |= {once, json.dumps(once, ensure_ascii=ascii_only)[1:-1]}
+    data = value.encode("utf-8", "surrogatepass")
+    found |= {quote(data, safe=safe) for safe in _URL_SAFE}
+    found.add(quote_plus(data, safe=""))
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        found.add(encode(data).decode("ascii"))
+        for shift, skip in enumerate(_BASE64_SKIP):
+            total = shift + len(data)
+            end = total // 3 * 4 + total % 3  # the last group's characters the secret decides
+            found.add(encode(bytes(shift) + data)[skip:end].decode("ascii"))
+    return frozenset(text for text in found if len(text) >= min_length)
+
+
+class KnownSecrets:
+    """Secret values seen at run time, masked wherever they appear in text, in any spelling
+    (see :func:`spellings`).
+
+    Bounded, in number and in characters (of every spelling kept): a warm container that
+    rotates tokens for days, or that hundreds of identities pass through, keeps only the most
+    recent values. A value in use is never forgotten, though: inside :meth:`in_use` (an
+    invocation), every value added stays masked at least until the block ends, whatever else
+    is added meanwhile.
     """
 
-    MIN_LENGTH = 6  # shorter values would mask innocent text
+    MIN_LENGTH = 6  # shorter values (and spellings) would mask innocent text
     MAX_ENTRIES = 64
-    MAX_CHARS = 256 * 1024  # a value may be long (a token is about 1-2 KB); their sum is bounded
+    # A token is about 1-2 KB, its spellings some 10 times that; their sum is bounded.
+    MAX_CHARS = 1024 * 1024
 
     def __init__(self) -> None:
         self._values: dict[str, int] = {}  # value -> how many blocks hold it, oldest use first
+        self._spelled: dict[str, frozenset[str]] = {}  # value -> its spellings
         self._chars = 0
         self._by_length: tuple[str, ...] | None = ()  # masking order, remade when values change
         self._lock = threading.Lock()
@@ -146,11 +183,14 @@ class KnownSecrets:
         if not isinstance(value, str) or len(value) < self.MIN_LENGTH:
             return
         held: list[str] | None = getattr(self._local, "held", None)
+        spelled = None if value in self._spelled else spellings(value, self.MIN_LENGTH)
         with self._lock:
             holders = self._values.pop(value, None)
             if holders is None:
                 holders = 0
-                self._chars += len(value)
+                spelled = spelled or spellings(value, self.MIN_LENGTH)  # forgotten meanwhile
+                self._spelled[value] = spelled
+                self._chars += sum(map(len, spelled))
                 self._by_length = None
             if held is not None:
                 holders += 1
@@ -203,8 +243,9 @@ class KnownSecrets:
         ordered = self._by_length
         if ordered is None:
             with self._lock:
-                # A longer value may hold a shorter one: mask the longer first.
-                ordered = self._by_length = tuple(sorted(self._values, key=len, reverse=True))
+                # A longer spelling may hold a shorter one: mask the longer first.
+                every = {text for value in self._values for text in self._spelled[value]}
+                ordered = self._by_length = tuple(sorted(every, key=len, reverse=True))
         return ordered
 
     def _forget_oldest(self) -> None:
@@ -216,7 +257,7 @@ class KnownSecrets:
                 break
             if self._values[value] == 0:
                 del self._values[value]
-                self._chars -= len(value)
+                self._chars -= sum(map(len, self._spelled.pop(value)))
         self._by_length = None
 
 

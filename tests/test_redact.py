@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
+import urllib.parse
+from typing import Any
+
 import pytest
 
-from lib._redact import HIDDEN, KnownSecrets, is_secret_name, redact, secret_values
+from lib import log
+from lib._redact import (
+    HIDDEN,
+    KnownSecrets,
+    is_secret_name,
+    known_secrets,
+    redact,
+    secret_values,
+    spellings,
+)
 
 
 @pytest.mark.parametrize(
@@ -122,3 +137,89 @@ def test_secret_values_are_found_at_any_depth() -> None:
     }
     assert list(secret_values(params)) == ["top-secret-1", "nested-secret-2", "listed-key-3"]
 
+
+
+# --- every spelling of a known secret ------------------------------------------------------------
+
+SPELLED = 'p8e-"quoted"\\back\\slash-grüße-€-😀 and+plus/slash'
+
+
+def encoded(value: str) -> dict[str, str]:
+    """The spellings a log line, an answer or a URL gives ``value``, each by the encoder that
+    makes it (not by the code under test)."""
+    data = value.encode()
+    json_ascii, json_unicode = json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]
+    return {
+        "raw": value,
+        "JSON, ASCII escapes": json_ascii,
+        "JSON, unicode kept": json_unicode,
+        "JSON twice (a JSON string in a JSON log line)": json.dumps(json_ascii)[1:-1],
+        "JSON twice, unicode kept": json.dumps(json_unicode, ensure_ascii=False)[1:-1],
+        "URL, quote": urllib.parse.quote(value),
+        "URL, quote with safe=''": urllib.parse.quote(value, safe=""),
+        "URL, quote_plus (forms)": urllib.parse.quote_plus(value),
+        "URL, as encodeURIComponent": urllib.parse.quote(value, safe="!'()*"),
+        "base64": base64.b64encode(data).decode(),
+        "base64url": base64.urlsafe_b64encode(data).decode(),
+    }
+
+
+@pytest.mark.parametrize("spelling", list(encoded(SPELLED)))
+def test_every_spelling_of_a_known_secret_is_masked(spelling: str) -> None:
+    secrets = KnownSecrets()
+    secrets.add(SPELLED)
+    text = encoded(SPELLED)[spelling]
+    masked = secrets.mask(f"before {text} after")
+    assert masked == f"before {HIDDEN} after"
+
+
+@pytest.mark.parametrize("prefix", [b"", b"a", b"ab", b"abc"])
+@pytest.mark.parametrize("suffix", [b"", b"x", b"xy"])
+@pytest.mark.parametrize("encode", [base64.b64encode, base64.urlsafe_b64encode])
+def test_base64_of_a_secret_inside_longer_data_is_masked_at_every_alignment(
+        prefix: bytes, suffix: bytes, encode: Any) -> None:
+    """``Basic base64(user:secret)``: the secret starts at any byte offset of the data."""
+    secrets = KnownSecrets()
+    secrets.add(SPELLED)
+    text = encode(prefix + SPELLED.encode() + suffix).decode()
+    masked = secrets.mask(text)
+    assert HIDDEN in masked
+    # What is left shows at most the bits the secret shares with a neighbouring byte.
+    assert len(masked.replace(HIDDEN, "")) <= len(encode(prefix + suffix)) + 4
+
+
+def test_a_short_secret_has_no_spelling_shorter_than_the_minimum() -> None:
+    assert min(map(len, spellings("abcdef", KnownSecrets.MIN_LENGTH))) >= KnownSecrets.MIN_LENGTH
+    secrets = KnownSecrets()
+    secrets.add("abcdef")
+    assert secrets.mask("YWJj and abc") == "YWJj and abc"  # no fragment of it is masked
+
+
+@pytest.mark.usefixtures("project_log_levels")
+def test_the_log_formatter_masks_every_spelling_before_and_after_encoding(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    log.configure()
+    known_secrets.add(SPELLED)
+    logger = logging.getLogger("lib.test_redact")
+    spelled = encoded(SPELLED)
+    logger.info("as is %s, in JSON %s, in a URL %s, in base64 %s", SPELLED,
+                spelled["JSON, ASCII escapes"], spelled["URL, quote_plus (forms)"],
+                spelled["base64"], extra=log.fields(echo=SPELLED, body={"text": SPELLED}))
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    entry = json.loads(line)
+    assert entry["message"] == (f"as is {HIDDEN}, in JSON {HIDDEN}, in a URL {HIDDEN}, "
+                                f"in base64 {HIDDEN}")
+    assert entry["echo"] == HIDDEN  # a field, escaped by the encoding of the line
+    assert entry["body"] == {"text": HIDDEN}
+    for text in spellings(SPELLED):
+        assert text not in line
+
+
+def test_spellings_count_against_the_bound() -> None:
+    secrets = KnownSecrets()
+    for index in range(KnownSecrets.MAX_ENTRIES):
+        secrets.add(f"{index:04d}-" + "😀" * 2_000)  # 12 characters a spelling, in JSON
+    assert secrets._chars <= KnownSecrets.MAX_CHARS
+    assert len(secrets) < KnownSecrets.MAX_ENTRIES
+    newest = f"{KnownSecrets.MAX_ENTRIES - 1:04d}-" + "😀" * 2_000
+    assert secrets.mask(json.dumps(newest)) == f'"{HIDDEN}"'
