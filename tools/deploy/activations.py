@@ -201,6 +201,7 @@ def logs(target: Target, entity: str | None, *, limit: int, since: str | None, r
         raise UsageError("--limit must be at least 1")
     names = entity_names(target, entity)
     since_ms = parse_since(since)
+    target.console.raw = raw
     if not follow:
         for activation in fetch(target, names, since_ms, limit):
             _print_activation(target, activation, raw)
@@ -247,7 +248,7 @@ def _print_activation(target: Target, activation: Mapping[str, Any], raw: bool) 
     target.console.line(f"{activation.get('activationId')}  {timestamp(started_ms(activation))}  "
                          f"{duration(activation)}  {status}  {entity_path(activation)}")
     for line in activation.get("logs") or []:
-        text = str(line) if raw else format_log_line(str(line))
+        text = str(line) if raw else format_log_line(str(line), target.console.masked)
         for part in text.splitlines() or [""]:
             target.console.line("  " + target.console.masked(part))
 

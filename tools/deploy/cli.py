@@ -17,6 +17,7 @@ from tools.deploy.target import Connection, Target
 from tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ManifestError, ToolError
 from tools.manifest import MANIFEST_NAMES, default_manifest
 from tools.project import ProjectSource
+from tools.terminal import escape_controls
 
 
 def parser() -> argparse.ArgumentParser:
@@ -62,7 +63,9 @@ def parser() -> argparse.ArgumentParser:
                         help="write to FILE (mode 0600) instead of printing")
     build = commands.add_parser(
         "build", parents=[files, vendoring], help="build the action zips",
-        description="Build one zip per action at OUT/<package>/<action>.zip.")
+        description="Build one zip per action at OUT/<package>/<action>.zip. Each zip is then "
+                    "loaded as the OpenWhisk runtime loads it, in a fresh interpreter: the "
+                    "action's import-time code runs on this machine.")
     build.add_argument("--out", type=pathlib.Path, default=pathlib.Path("build"),
                        help="output folder (default: build)")
     deploy = commands.add_parser(
@@ -70,7 +73,10 @@ def parser() -> argparse.ArgumentParser:
         description="Bring the namespace to the manifest: packages and bindings, actions, "
                     "sequences, triggers and their feeds, rules. Each entity is read first and "
                     "sent only when it differs; what the project owns (whisk-managed) and the "
-                    "manifest no longer has is deleted.",
+                    "manifest no longer has is deleted. Each zip is first loaded as the runtime "
+                    "loads it, so the action's import-time code runs on this machine; "
+                    "--dry-run and list run no project code. An entity that another project "
+                    "owns is not overwritten without --adopt.",
         epilog="Ends with a summary such as '3 unchanged, 1 updated, 1 created, 1 pruned'.")
     deploy.add_argument("--project", metavar="NAME",
                         help="the project that owns what is deployed (default: project.name, "
@@ -80,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
                         help="send every entity, changed or not")
     deploy.add_argument("--no-prune", dest="prune", action="store_false",
                         help="keep what the project owns and the manifest no longer has")
+    deploy.add_argument("--adopt", action="store_true",
+                        help="take over entities whose whisk-managed annotation names another "
+                             "project (they become this project's)")
     undeploy = commands.add_parser(
         "undeploy", parents=[files, target], help="delete what the manifest or a project deployed",
         description="Delete the manifest's entities (rules, triggers with their feeds, "
@@ -196,6 +205,7 @@ def _run(args: argparse.Namespace) -> int:
         vendor=getattr(args, "vendor", False), pip_args=tuple(getattr(args, "pip_arg", ())),
         project=getattr(args, "project", None), force=getattr(args, "force", False),
         prune=getattr(args, "prune", True), allow_http=args.allow_http,
+        adopt=getattr(args, "adopt", False),
     ) if args.command in ("deploy", "undeploy") else None
     if args.command == "undeploy" and args.project:
         return operations.undeploy(None, env, options or operations.Options())
@@ -246,6 +256,6 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _fail(command: str, problem: object, status: int) -> int:
-    print(f"deploy.py {command}: error: {problem}", file=sys.stderr)
+    print(escape_controls(f"deploy.py {command}: error: {problem}"), file=sys.stderr)
     return status
 

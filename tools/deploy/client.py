@@ -31,6 +31,13 @@ API = "/api/v1"
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 MAX_MESSAGE = 500
 LIST_PAGE = 200  # the most entities OpenWhisk lists in one answer
+MAX_LIST_PAGES = 500  # 100,000 entities of one collection: far past any namespace
+# The fields of an entity record a deploy reads, and the JSON types each may have.
+RECORD_FIELDS: dict[str, tuple[type, ...]] = {
+    "name": (str,), "namespace": (str,), "annotations": (list,), "parameters": (list,),
+    "exec": (dict,), "limits": (dict,), "binding": (dict, bool), "status": (str,),
+    "trigger": (dict, str), "action": (dict, str),
+}
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
 MIN_UPLOAD_BYTES_PER_SECOND = 100_000  # a slow uplink: a 48 MB zip may take minutes
 REQUEST_SECONDS = 30.0  # a server that trickles its answer cannot hold a deploy for minutes
@@ -89,6 +96,28 @@ def web_url(apihost: str, namespace: str, package: str, name: str) -> str:
 def activations_path(namespace: str, *parts: str) -> str:
     tail = "".join("/" + quote(part, safe="") for part in parts)
     return f"{API}/namespaces/{quote(namespace, safe='')}/activations{tail}"
+
+
+def check_record(what: str, record: Any, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An entity record whose fields have the types a deploy reads them as; OpenWhiskError
+    naming the field otherwise (``"annotations": 7`` must not end a watch with a TypeError)."""
+    if not isinstance(record, dict):
+        raise OpenWhiskError(what, 200, f"a malformed answer: an entry is "
+                                        f"{type(record).__name__}, not an object")
+    for name, types in RECORD_FIELDS.items():
+        value = record.get(name)
+        if value is not None and not isinstance(value, types):
+            raise OpenWhiskError(what, 200, f"a malformed answer: '{name}' is "
+                                            f"{type(value).__name__}")
+    for name in ("annotations", "parameters"):
+        for item in record.get(name) or []:
+            if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+                raise OpenWhiskError(what, 200, f"a malformed answer: an entry of '{name}' has "
+                                                "no key")
+    for name in required:
+        if record.get(name) is None:
+            raise OpenWhiskError(what, 200, f"a malformed answer: an entry has no '{name}'")
+    return record
 
 
 class OpenWhiskError(ToolError):
@@ -154,7 +183,7 @@ class Client:
         body = answer.json_or(None)
         if not isinstance(body, dict):
             raise OpenWhiskError(what, answer.status, "the answer is not an object")
-        return body
+        return check_record(what, body)
 
     def get_json(self, call: Call, what: str) -> Any:
         """The JSON answer to ``call``; None for 404 (or no JSON)."""
@@ -184,17 +213,32 @@ class Client:
         return page
 
     def list(self, collection: str, namespace: str) -> list[dict[str, Any]]:
-        """Every entity of a collection, page by page (the server gives 200 at most a page)."""
+        """Every entity of a collection, page by page (the server gives 200 at most a page).
+
+        A server (or a proxy before it) that ignores ``skip`` would answer the same page
+        forever: a page that only repeats what was seen, or more than MAX_LIST_PAGES pages,
+        is an error rather than an endless, growing list."""
+        what = f"listing {collection}"
         found: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()
         path = f"{API}/namespaces/{quote(namespace, safe='')}/{collection}"
-        while True:
+        for _ in range(MAX_LIST_PAGES):
             page = self.send(Call("GET", path, {"limit": str(LIST_PAGE), "skip": str(len(found))}),
-                             f"listing {collection}").json_or(None)
+                             what).json_or(None)
             if not isinstance(page, list):
-                raise OpenWhiskError(f"listing {collection}", 200, "the answer is not a list")
-            found.extend(entry for entry in page if isinstance(entry, dict))
+                raise OpenWhiskError(what, 200, "the answer is not a list")
+            entries = [check_record(what, entry, ('name',)) for entry in page]
+            names = {(str(entry.get("namespace")), entry["name"]) for entry in entries}
+            if entries and names <= seen:
+                raise OpenWhiskError(what, 200, f"the server answered skip={len(found)} with "
+                                     "entities it had already listed (does something before "
+                                     "it ignore skip?); stopped")
+            seen |= names
+            found.extend(entries)
             if len(page) < LIST_PAGE:
                 return found
+        raise OpenWhiskError(what, 200, f"more than {MAX_LIST_PAGES * LIST_PAGE} entities; "
+                             "stopped")
 
     def invoke(self, action: str, body: Mapping[str, Any], what: str) -> dict[str, Any]:
         """A blocking invocation of a fully qualified action; its result."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TextIO
 
 from tools.deploy.client import Entity
@@ -51,7 +51,9 @@ def list_project(manifest: Manifest, env: dict[str, str], options: Options | Non
     """Prints each entity of the project, its state and its web URL; the exit status."""
     options = options or Options()
     target = Target.find(env, manifest, options, out)
-    built = build_project(manifest, project_name(manifest, options), options.build)
+    # Comparing needs the code's digest, not its import: list runs no project code.
+    built = build_project(manifest, project_name(manifest, options),
+                          replace(options.build, load_check=False))
     namespace = target.connect()
     desired = plan(manifest, built.artifacts, namespace, built.managed)
     urls = web_entity_urls(manifest, target.credentials.apihost, namespace)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _LOG = re.compile(r"\A(\S+) (stdout|stderr): ?(.*)\Z", re.DOTALL)
@@ -21,9 +21,10 @@ STATUS = {0: "success", 1: "application error", 2: "action developer error",
            3: "whisk internal error"}
 
 
-def format_log_line(line: str) -> str:
+def format_log_line(line: str, mask: Callable[[Any], Any] = lambda value: value) -> str:
     """A stored log line with our actions' JSON shown as ``time level logger: message k=v…``;
-    any other line as it is."""
+    any other line as it is. ``mask`` sees the decoded values before they are encoded again,
+    so a secret stored JSON-escaped is found in its own spelling."""
     match = _LOG.match(line)
     if not match:
         return line
@@ -33,6 +34,7 @@ def format_log_line(line: str) -> str:
         return line
     if not isinstance(entry, dict) or not all(key in entry for key in ("level", "message")):
         return line
+    entry = mask(entry)
     extra = " ".join(f"{key}={_value(value)}" for key, value in entry.items()
                      if key not in _SHOWN_FIELDS and key not in _HIDDEN_FIELDS)
     text = (f"{entry.get('time', match.group(1))} {entry['level']} "

@@ -40,10 +40,12 @@ class Options(Connection):
     project: str | None = None  # wins over the manifest's
     force: bool = False  # send every entity, changed or not
     prune: bool = True  # delete what the project owns and the manifest no longer has
+    adopt: bool = False  # overwrite what another project owns, making it ours
 
     @property
     def build(self) -> BuildOptions:
-        return BuildOptions(self.vendor, self.pip_args)
+        """A dry run imports no project code: nothing of it may run while nothing is sent."""
+        return BuildOptions(self.vendor, self.pip_args, load_check=not self.dry_run)
 
 
 def render_manifest(manifest: Manifest, env: Mapping[str, str], *, show_secrets: bool = False,
@@ -90,7 +92,8 @@ def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Option
     console.line(f"Deploying project {built.project} to {target.described()}")
     progress = Progress()
     try:
-        sync(Syncer(target.client, namespace, force=options.force), desired, built.project,
+        sync(Syncer(target.client, namespace, force=options.force, adopt=options.adopt),
+             desired, built.project,
              prune=prunes(manifest, options), progress=progress,
              show=lambda outcome, entity, note: console.line(f"  {outcome:<9} {entity}{note}"))
     except OpenWhiskError as exc:

@@ -18,6 +18,7 @@ from tools.runtimes import Artifact, runtime
 class BuildOptions:
     vendor: bool = False  # install requirements.txt into each zip
     pip_args: tuple[str, ...] = ()
+    load_check: bool = True  # import each built action as its runtime would (its code runs)
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def build_artifacts(manifest: Manifest, options: BuildOptions = BuildOptions(),
     for actions in by_runtime.values():
         for artifact in runtime(actions[0].kind).build(
                 manifest, actions, vendor=options.vendor, pip_args=options.pip_args,
-                say=say):
+                say=say, load_check=options.load_check):
             built[artifact.action.qualified_name] = artifact
     return [built[action.qualified_name] for action in manifest.actions()]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.deploy.client import Call, Client, Entity, qualified, split_qualified
+from tools.deploy.client import Call, Client, Entity, OpenWhiskError, qualified, split_qualified
 from tools.deploy.entity_types import ENTITY_TYPES, MANAGED, Desired, Owned, annotation_map
 from tools.manifest import Manifest, masked
 
@@ -52,10 +52,12 @@ class Progress:
 class Syncer:
     """The writes every entity type shares: a PUT, a feed call, in one namespace."""
 
-    def __init__(self, client: Client, namespace: str, *, force: bool = False) -> None:
+    def __init__(self, client: Client, namespace: str, *, force: bool = False,
+                 adopt: bool = False) -> None:
         self.client = client
         self.namespace = namespace
         self.force = force
+        self.adopt = adopt
 
     def held(self, desired: Desired) -> dict[str, Any] | None:
         return desired.type.read(self.client, desired.entity, self.namespace)
@@ -65,6 +67,8 @@ class Syncer:
         held = self.held(desired)
         if held is not None and not self.force and desired.type.same(desired, held):
             return "unchanged"
+        if held is not None and not self.adopt:
+            _refuse_foreign(desired, held)
         desired.type.write(self, desired, held)
         return "created" if held is None else "updated"
 
@@ -78,10 +82,9 @@ class Syncer:
                 listed[entity_type.collection] = self.client.list(entity_type.collection,
                                                                   self.namespace)
             for entry in listed[entity_type.collection]:
-                annotations = annotation_map(entry)
-                managed = annotations.get(MANAGED)
-                if not isinstance(managed, dict) or managed.get("projectName") != project:
+                if owner(entry) != project:
                     continue
+                annotations = annotation_map(entry)
                 owned = entity_type.claims(entry, annotations)
                 if owned is not None:
                     found.append(owned)
@@ -99,6 +102,23 @@ class Syncer:
                 "triggerName": qualified(self.namespace, trigger),
                 "authKey": self.client.credentials.auth}
         self.client.invoke(feed, body, f"feed {feed} ({event} for trigger {trigger})")
+
+
+def owner(entity: Mapping[str, Any]) -> str | None:
+    """The project an entity's ``whisk-managed`` annotation names, if any."""
+    managed = annotation_map(entity).get(MANAGED)
+    name = managed.get("projectName") if isinstance(managed, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _refuse_foreign(desired: Desired, held: Mapping[str, Any]) -> None:
+    """Overwriting another project's entity would take it from that project (whose next
+    deploy would take it back, or whose prune would not know it): only with --adopt."""
+    ours, theirs = owner(desired.body), owner(held)
+    if theirs is not None and theirs != ours:
+        raise OpenWhiskError(str(desired.entity), None,
+                             f"it belongs to project {theirs!r} (its whisk-managed annotation); "
+                             "not overwritten. Deploy with --adopt to make it this project's")
 
 
 def sync(syncer: Syncer, desired: Sequence[Desired], project: str, *, prune: bool,

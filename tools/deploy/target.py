@@ -22,6 +22,7 @@ from tools.deploy.credentials import OWN_NAMESPACE, Credentials, CredentialsErro
 from tools.deploy.entity_types import ConfigError
 from tools.manifest import Manifest
 from tools.runtimes import runtime
+from tools.terminal import escape_controls, is_terminal
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,19 @@ def credentials_for(env: Mapping[str, str], connection: Connection, *,
 
 
 class Console:
-    """Lines for the user, with every known secret value masked."""
+    """Lines for the user, with every known secret value masked and, unless ``raw`` output
+    goes elsewhere than a terminal, every control character escaped."""
 
     def __init__(self, out: TextIO | None, secrets: KnownSecrets) -> None:
         self.out = out or sys.stdout
         self.secrets = secrets
+        self.raw = False  # --raw: bytes as they are, where no terminal interprets them
 
     def line(self, text: str) -> None:
-        print(self.secrets.mask(text), file=self.out, flush=True)
+        text = self.secrets.mask(text)
+        if not self.raw or is_terminal(self.out):
+            text = escape_controls(text)
+        print(text, file=self.out, flush=True)
 
     def masked(self, value: Any) -> Any:
         """``value`` with known secrets masked in every string, keys too (before any JSON

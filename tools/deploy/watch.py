@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import os
 import pathlib
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -33,6 +34,7 @@ from tools.manifest import Manifest
 from tools.project import ProjectSource
 
 INTERVAL = 0.3  # seconds between two looks at the files
+MAX_DIGESTED_BYTES = 64 * 1024 * 1024  # past OpenWhisk's 48 MB code limit: size and time do
 _SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules"})
 
 Snapshot = dict[str, str | None]  # path -> sha256 of its bytes (None: unreadable)
@@ -99,7 +101,8 @@ def deploy_once(source: ProjectSource, options: Options, out: TextIO) -> Manifes
         target = Target(credentials, manifest, options, console=console)
         namespace = target.connect()
         desired = plan(manifest, built.artifacts, namespace, built.managed)
-        sync(Syncer(target.client, namespace, force=options.force), desired, built.project,
+        sync(Syncer(target.client, namespace, force=options.force, adopt=options.adopt),
+             desired, built.project,
              prune=prunes(manifest, options), progress=progress,
              show=lambda outcome, entity, note: None)
     except (ToolError, OSError) as exc:
@@ -171,7 +174,26 @@ def _files(root: pathlib.Path) -> Iterable[pathlib.Path]:
 
 
 def _digest(path: pathlib.Path) -> str | None:
+    """The sha256 of a regular file's bytes; a FIFO, a device or a folder is never read (it
+    could block or never end), and a file over MAX_DIGESTED_BYTES is known by size and time."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError:
         return None
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            return f"not a regular file: {stat.S_IFMT(status.st_mode)}"
+        if status.st_size > MAX_DIGESTED_BYTES:
+            return f"large: {status.st_size} bytes, modified {status.st_mtime_ns}"
+        digest = hashlib.sha256()
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+                if handle.tell() > MAX_DIGESTED_BYTES:  # it grew while read
+                    break
+        return digest.hexdigest()
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)

@@ -54,8 +54,10 @@ class Runtime:
         raise NotImplementedError
 
     def build(self, manifest: Manifest, actions: Sequence[Action], *, vendor: bool,
-              pip_args: Sequence[str], say: Callable[[str], None] | None) -> list[Artifact]:
-        """One artifact per action, in the order given."""
+              pip_args: Sequence[str], say: Callable[[str], None] | None,
+              load_check: bool) -> list[Artifact]:
+        """One artifact per action, in the order given; ``load_check`` runs its code to see
+        that it loads (never for a dry run)."""
         raise NotImplementedError
 
     def exec_body(self, artifact: Artifact) -> dict[str, Any]:

@@ -29,8 +29,10 @@ class PythonRuntime(Runtime):
         return code.read_code(value, base)
 
     def build(self, manifest: Manifest, actions: Sequence[Action], *, vendor: bool,
-              pip_args: Sequence[str], say: Callable[[str], None] | None) -> list[ActionZip]:
-        return build_zips(manifest, actions=actions, vendor=vendor, pip_args=pip_args, say=say)
+              pip_args: Sequence[str], say: Callable[[str], None] | None,
+              load_check: bool) -> list[ActionZip]:
+        return build_zips(manifest, actions=actions, vendor=vendor, pip_args=pip_args, say=say,
+                          load_check=load_check)
 
     def exec_body(self, artifact: ActionZip) -> dict[str, Any]:
         action = artifact.action

@@ -105,7 +105,10 @@ def zip_bytes(files: Mapping[str, bytes]) -> bytes:
 
 
 def build_zip(action: Action, project_root: pathlib.Path,
-              vendored: Mapping[str, bytes] | None = None) -> ActionZip:
+              vendored: Mapping[str, bytes] | None = None, *, load_check: bool = True
+              ) -> ActionZip:
+    """The action's zip; with ``load_check``, imported as the runtime imports it (the
+    action's import-time code runs), which a dry run and ``list`` must not do."""
     files = action_files(action, project_root)
     for name, data in sorted((vendored or {}).items()):
         add(files, name, data, action, origin="a vendored requirement")
@@ -114,7 +117,9 @@ def build_zip(action: Action, project_root: pathlib.Path,
         files.update(bytecode({name: data for name, data in files.items()
                                if name.endswith(".py") and name != ENTRY_POINT}))
     data = zip_bytes(files)
-    if not vendored or (not note and sys.platform == "linux" and platform.machine() == "x86_64"):
+    loadable = not vendored or (not note and sys.platform == "linux"
+                                and platform.machine() == "x86_64")
+    if load_check and loadable:
         check_loads(action, data)  # vendored wheels load only where they were built for
     return ActionZip(action, data, bytecode=not note, note=note)
 
@@ -159,7 +164,8 @@ def cached_name(name: str) -> str:
 
 def build_zips(manifest: Manifest, *, actions: Sequence[Action] | None = None,
                vendor: bool = False, pip_args: Sequence[str] = (),
-               say: Callable[[str], None] | None = None) -> list[ActionZip]:
+               say: Callable[[str], None] | None = None,
+               load_check: bool = True) -> list[ActionZip]:
     """One zip per action (the manifest's, unless ``actions`` are given); requirements are
     installed once per Python version.
 
@@ -178,7 +184,7 @@ def build_zips(manifest: Manifest, *, actions: Sequence[Action] | None = None,
             extra = vendored[version]
         # redis-py, for an action the manifest gives IMS_TOKEN_STORE_URL (vendored copy first)
         extra = {**store_files(manifest, action, python_version(action.kind)), **extra}
-        built = build_zip(action, manifest.root, extra)
+        built = build_zip(action, manifest.root, extra, load_check=load_check)
         if built.note:
             (say or _to_stderr)(built.note)
         zips.append(built)
