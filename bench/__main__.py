@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from bench import artefact, cold, ims_load, memory, warm
+from bench import artefact, cold, fleet, ims_load, memory, warm
 from bench.harness import QUICK, BenchError, Options
 from bench.report import RunInfo, Section, markdown, to_json
 
@@ -22,6 +22,7 @@ MEASUREMENTS: dict[str, Callable[[Options], Section]] = {
     "warm": warm.run,
     "ims_load": ims_load.run,
     "cold": cold.run,
+    "fleet": fleet.run,
     "memory": memory.run,
     "artefact": artefact.run,
 }
@@ -64,8 +65,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmark the action against the sandbox emulator on loopback: warm calls "
-                    "beside the floor and the naive way, load on IMS, cold start, memory and "
-                    "cost, the zip.",
+                    "beside the floor and the naive way, load on IMS, cold start, the fleet of "
+                    "cold containers with and without the shared token store, memory and cost, "
+                    "the zip.",
         epilog="Figures are medians over the repetitions with [min..max]. Nothing leaves "
                "127.0.0.1; no credentials are needed.",
     )

@@ -19,6 +19,7 @@ from bench.harness import BenchError, Options, sandbox
 from bench.report import RunInfo, Section, markdown, to_json
 from bench.stats import CallTimes, Spread, percentile
 from lib import ims
+from tests.redis_support import require_redis_server
 from tools.sandbox import SANDBOX_CLIENT_SECRET, Fault
 
 TINY = Options(calls=3, repeat=2, processes=2, invocations=20, threads=(1, 4), memory_calls=5)
@@ -258,3 +259,14 @@ def test_percentiles_are_values_really_measured() -> None:
     assert Spread.of([3.0, 1.0, 2.0]) == Spread(2.0, 1.0, 3.0)
     with pytest.raises(ValueError, match="at least one"):
         Spread.of([])
+
+
+def test_fleet_puts_cold_containers_with_and_without_the_store_side_by_side(sections) -> None:
+    require_redis_server()  # without it the run goes on, its goals "not measured"
+    figures = sections["fleet"].figures
+
+    counts = {how: (alone, shared) for _, how, alone, shared in figures.token_requests}
+    assert counts["in a row"] == (10, 1)
+    assert counts["at once"][0] == 12
+    assert counts["at once"][1] <= 2
+    assert all(goal.met is not None for goal in sections["fleet"].goals)
