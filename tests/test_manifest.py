@@ -9,6 +9,9 @@ import pytest
 import yaml
 
 from tests.deploy_support import HELLO_ENV, REPO, action_named, make_project
+from tools.deploy.client import server_ranges
+from tools.deploy.entity_types import ConfigError
+from tools.deploy.target import check_limits
 from tools.manifest import (
     Action,
     Limits,
@@ -19,6 +22,7 @@ from tools.manifest import (
     render,
     substitute,
 )
+from tools.manifest.model import LIMIT_RANGES
 from tools.runtimes.python.code import PythonPackage, python_version
 
 ACTION = "packages.demo.actions.hello"
@@ -178,6 +182,37 @@ def test_a_bad_secret_typed_value_is_not_echoed(tmp_path: pathlib.Path) -> None:
     assert "hunter2" not in str(caught.value)
 
 
+LIMIT_FAULTS = [
+    # Checked by the deploy's preflight against the server's ranges (stock ones here).
+    (hello("        limits: {timeout: 99}\n"), f"{ACTION}.limits.timeout", "from 100 to 300000"),
+    (hello("        limits: {timeout: 300001}\n"), f"{ACTION}.limits.timeout", "not 300001"),
+    (hello("        limits: {memory: 127}\n"), f"{ACTION}.limits.memory", "from 128 to 512"),
+    (hello("        limits: {memorySize: 1024}\n"), f"{ACTION}.limits.memorySize", "to 512"),
+    (hello("        limits: {logSize: 11}\n"), f"{ACTION}.limits.logSize", "from 0 to 10"),
+    (hello("        limits: {concurrency: 0}\n"), f"{ACTION}.limits.concurrency", "from 1"),
+]
+
+
+@pytest.mark.parametrize(("text", "where", "words"), LIMIT_FAULTS)
+def test_a_limit_outside_the_range_is_refused_by_the_preflight_naming_it(
+        tmp_path: pathlib.Path, text: str, where: str, words: str) -> None:
+    manifest = load(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        check_limits(manifest)
+    assert f": {where}: " in str(caught.value)
+    assert words in str(caught.value)
+
+
+def test_a_server_that_reports_wider_limits_allows_them(tmp_path: pathlib.Path) -> None:
+    manifest = load(tmp_path, hello("        limits: {timeout: 600000, memorySize: 2048}\n"))
+    ranges = server_ranges({"min_action_duration": 100, "max_action_duration": 600_000,
+                            "min_action_memory": 128 * 2**20, "max_action_memory": 2**31})
+    assert ranges == {"timeout": (100, 600_000, "ms"), "memory": (128, 2048, "MB")}
+    check_limits(manifest, {**LIMIT_RANGES, **ranges})
+    with pytest.raises(ConfigError, match="to 512"):
+        check_limits(manifest)
+
+
 FAULTS = [
     # (lines added to the action, or a whole manifest, the path named, words of the message)
     (hello("        colour: blue\n"), f"{ACTION}.colour", "unknown key"),
@@ -202,12 +237,6 @@ FAULTS = [
     (hello("        web: maybe\n"), f"{ACTION}.web", "'maybe' is not one of"),
     (hello("        web-export: 2\n"), f"{ACTION}.web-export", "is not one of"),
     (hello("        main: not-a-name\n"), f"{ACTION}.main", "not a Python function name"),
-    (hello("        limits: {timeout: 99}\n"), f"{ACTION}.limits.timeout", "from 100 to 300000"),
-    (hello("        limits: {timeout: 300001}\n"), f"{ACTION}.limits.timeout", "not 300001"),
-    (hello("        limits: {memory: 127}\n"), f"{ACTION}.limits.memory", "from 128 to 512"),
-    (hello("        limits: {memorySize: 1024}\n"), f"{ACTION}.limits.memorySize", "to 512"),
-    (hello("        limits: {logSize: 11}\n"), f"{ACTION}.limits.logSize", "from 0 to 10"),
-    (hello("        limits: {concurrency: 0}\n"), f"{ACTION}.limits.concurrency", "from 1"),
     (hello("        limits: {timeout: '1000'}\n"), f"{ACTION}.limits.timeout", "integer"),
     (hello("        limits: {logs: true}\n"), f"{ACTION}.limits.logs", "integer"),
     (hello("        limits: {memory: 256, memorySize: 256}\n"), f"{ACTION}.limits.memorySize",

@@ -197,14 +197,14 @@ def test_kinds_come_from_the_runtimes_map() -> None:
     responses.get(f"{HOST}/", json={"runtimes": {
         "python": [{"kind": "python:3.10", "default": True}, {"kind": "python:3.11"}],
         "nodejs": [{"kind": "nodejs:20"}]}})
-    assert client().kinds() == {"python:3.10", "python:3.11", "nodejs:20"}
+    assert client().server().kinds == {"python:3.10", "python:3.11", "nodejs:20"}
 
 
 @responses.activate
 def test_a_server_without_runtimes_is_not_openwhisk() -> None:
     responses.get(f"{HOST}/", body="<html>hello</html>")
     with pytest.raises(OpenWhiskError, match="no 'runtimes' map"):
-        client().kinds()
+        client().server()
 
 
 @responses.activate

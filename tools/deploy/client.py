@@ -98,6 +98,29 @@ def activations_path(namespace: str, *parts: str) -> str:
     return f"{API}/namespaces/{quote(namespace, safe='')}/activations{tail}"
 
 
+@dataclass(frozen=True)
+class Server:
+    kinds: frozenset[str]
+    ranges: dict[str, tuple[int, int, str]]  # the action limits it reports, as the manifest's
+
+
+# GET / reports durations in ms, memory and log sizes in bytes; the manifest has MB.
+_SERVER_LIMITS = {"timeout": ("action_duration", 1, "ms"),
+                  "memory": ("action_memory", 1024 * 1024, "MB"),
+                  "logs": ("action_logsize", 1024 * 1024, "MB")}
+
+
+def server_ranges(limits: Mapping[str, Any]) -> dict[str, tuple[int, int, str]]:
+    """The limits ``GET /`` reports (``min_action_memory`` …) as manifest ranges; a limit it
+    does not report is left out."""
+    found = {}
+    for name, (field_name, scale, unit) in _SERVER_LIMITS.items():
+        low, high = limits.get(f"min_{field_name}"), limits.get(f"max_{field_name}")
+        if all(isinstance(value, int) and not isinstance(value, bool) for value in (low, high)):
+            found[name] = (-(-low // scale), high // scale, unit)
+    return found
+
+
 def check_record(what: str, record: Any, required: tuple[str, ...] = ()) -> dict[str, Any]:
     """An entity record whose fields have the types a deploy reads them as; OpenWhiskError
     naming the field otherwise (``"annotations": 7`` must not end a watch with a TypeError)."""
@@ -257,17 +280,19 @@ class Client:
         self.send(Call("POST", Entity("rules", name).path(namespace), {}, {"status": status}),
                   f"setting rule {name} {status}")
 
-    def kinds(self) -> set[str]:
-        """The action kinds the server runs, from the ``runtimes`` map of ``GET /``."""
+    def server(self) -> Server:
+        """What ``GET /`` says the server runs (``runtimes``) and allows (``limits``)."""
         body = self.send(Call("GET", "/"), "checking the server").json_or(None)
         runtimes = body.get("runtimes") if isinstance(body, dict) else None
         if not isinstance(runtimes, dict):
             raise OpenWhiskError("checking the server", 200,
                                  "GET / answered no 'runtimes' map: is APIHOST an OpenWhisk "
                                  "server?")
-        return {entry["kind"] for family in runtimes.values() if isinstance(family, list)
-                for entry in family if isinstance(entry, dict) and isinstance(entry.get("kind"),
-                                                                              str)}
+        kinds = frozenset(
+            entry["kind"] for family in runtimes.values() if isinstance(family, list)
+            for entry in family if isinstance(entry, dict) and isinstance(entry.get("kind"), str))
+        limits = body.get("limits")
+        return Server(kinds, server_ranges(limits if isinstance(limits, dict) else {}))
 
     def namespace(self) -> str:
         """The caller's own namespace, which ``_`` stands for."""

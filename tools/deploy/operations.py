@@ -23,7 +23,14 @@ from tools.deploy.client import Call, Entity, OpenWhiskError, put, web_url
 from tools.deploy.credentials import OWN_NAMESPACE, Credentials
 from tools.deploy.plan import BuildOptions, Built, build_artifacts, build_project, plan
 from tools.deploy.sync import Progress, Syncer, declared, feed_calls, sync
-from tools.deploy.target import Connection, Console, Target, credentials_for, project_secrets
+from tools.deploy.target import (
+    Connection,
+    Console,
+    Target,
+    check_limits,
+    credentials_for,
+    project_secrets,
+)
 from tools.errors import EXIT_FAILED, EXIT_OK
 from tools.manifest import Manifest, render
 from tools.runtimes.python.build import write_zips
@@ -168,6 +175,7 @@ def undeploy(manifest: Manifest | None, env: Mapping[str, str], options: Options
 
 def _dry_run(manifest: Manifest, built: Built, credentials: Credentials | None,
              console: Console) -> int:
+    check_limits(manifest)  # no server to ask: stock OpenWhisk's ranges
     apihost, namespace = _shown_target(credentials, console)
     kinds = ", ".join(sorted({action.kind for action in manifest.actions()}))
     console.line(f"GET {apihost}/  (checks that the server runs {kinds})")

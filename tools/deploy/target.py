@@ -21,6 +21,7 @@ from tools.deploy.client import RETRIES, Client
 from tools.deploy.credentials import OWN_NAMESPACE, Credentials, CredentialsError, find_credentials
 from tools.deploy.entity_types import ConfigError
 from tools.manifest import Manifest
+from tools.manifest.model import LIMIT_RANGES
 from tools.runtimes import runtime
 from tools.terminal import escape_controls, is_terminal
 
@@ -151,12 +152,24 @@ class Target:
 
 
 def preflight(client: Client, manifest: Manifest) -> None:
-    """What the server must allow before anything is sent: each action's kind."""
-    kinds = client.kinds()
+    """What the server must allow before anything is sent: each action's kind and limits."""
+    server = client.server()
     for action in manifest.actions():
-        if action.kind not in kinds:
+        if action.kind not in server.kinds:
             found = runtime(action.kind)
-            family = ", ".join(sorted(k for k in kinds if k.startswith(f"{found.family}:")))
+            family = ", ".join(sorted(k for k in server.kinds
+                                      if k.startswith(f"{found.family}:")))
             raise ConfigError(f"action {action.qualified_name}: {client.credentials.apihost} "
                               f"does not run {action.kind} (its {found.label} kinds: "
                               f"{family or 'none'}); change runtime in the manifest")
+    check_limits(manifest, {**LIMIT_RANGES, **server.ranges})
+
+
+def check_limits(manifest: Manifest, ranges: Mapping[str, tuple[int, int, str]] = LIMIT_RANGES
+                 ) -> None:
+    """ConfigError naming each limit the manifest sets outside ``ranges`` (stock OpenWhisk's
+    unless a server reported its own)."""
+    problems = [problem for action in manifest.actions()
+                for problem in action.limits.outside(dict(ranges))]
+    if problems:
+        raise ConfigError("\n".join(f"{manifest.path}: {problem}" for problem in problems))

@@ -31,8 +31,8 @@ from lib.log import JsonFormatter, StderrHandler, fields
 from lib.web import MAX_PAYLOAD_BYTES
 from tools.errors import ToolError
 from tools.manifest import Action, Manifest
+from tools.manifest.model import DEFAULT_TIMEOUT_MS
 
-DEFAULT_TIMEOUT_MS = 60_000  # OpenWhisk's default action time limit
 LOCAL_NAMESPACE = "guest"  # a stock OpenWhisk's namespace, for local web URLs
 NAMESPACE_VARIABLE = "AIO_RUNTIME_NAMESPACE"
 NOT_A_DICTIONARY = "The action did not return a dictionary or array."

@@ -29,11 +29,23 @@ class Limits:
     memory: int | None = None  # MB
     logs: int | None = None  # MB
     concurrency: int | None = None
+    # Where the manifest sets each limit, for a message about it; not part of the value.
+    paths: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def to_api(self) -> dict[str, int]:
         """Only the limits the manifest sets, so the server keeps its defaults for the rest."""
         return {name: getattr(self, name) for name in LIMIT_RANGES
                 if getattr(self, name) is not None}
+
+    def outside(self, ranges: dict[str, tuple[int, int, str]]) -> list[str]:
+        """``path: must be …`` for each limit set outside ``ranges`` (a server's, or stock)."""
+        found = []
+        for name, value in self.to_api().items():
+            low, high, unit = ranges.get(name, LIMIT_RANGES[name])
+            if not low <= value <= high:
+                found.append(f"{self.paths.get(name, name)}: must be an integer from {low} to "
+                             f"{high} ({unit}), not {value}")
+        return found
 
 
 class _WebEntity:

@@ -138,20 +138,19 @@ class FieldReader:
         raise self.fault(at, f"{value!r} is not one of true, yes, false, no, raw")
 
     def limits(self, value: Any, where: str) -> Limits:
+        """Integers; whether the server allows them is the deploy's preflight to check."""
         body = self.mapping(value, where, LIMIT_SYNONYMS)
         found: dict[str, int] = {}
+        paths: dict[str, str] = {}
         for key, number in body.items():
             name = LIMIT_SYNONYMS[key]
             if name in found:
                 raise self.fault(f"{where}.{key}", f"repeats '{name}': give only one of them")
-            low, high, unit = LIMIT_RANGES[name]
-            if isinstance(number, bool) or not isinstance(number, int) or not (
-                    low <= number <= high):
-                raise self.fault(f"{where}.{key}",
-                                 f"must be an integer from {low} to {high} ({unit}), "
-                                 f"not {number!r}")
-            found[name] = number
-        return Limits(**found)
+            if isinstance(number, bool) or not isinstance(number, int):
+                raise self.fault(f"{where}.{key}", f"must be an integer ({LIMIT_RANGES[name][2]}), "
+                                                   f"not {number!r}")
+            found[name], paths[name] = number, f"{where}.{key}"
+        return Limits(**found, paths=paths)
 
     def annotations(self, value: Any, where: str) -> dict[str, Any]:
         return {key: self.resolve(item, f"{where}.{key}")

@@ -51,14 +51,14 @@ def _merge(reader: EntityReader, drafts: Iterable[Draft]) -> dict[str, Draft]:
     merged: dict[str, Draft] = {}
     for draft in drafts:
         into = merged.setdefault(draft.name, Draft(draft.name, draft.where))
-        names = {entity.name: (_kind(entity), where)
+        names = {entity.name: (_described(entity), where)
                  for entity, where in (*into.actions, *into.sequences)}
         for entity, where in (*draft.actions, *draft.sequences):
             if entity.name in names:
-                kind, other = names[entity.name]
-                raise reader.fault(where, f"package {draft.name!r} already has {kind} named "
+                described, other = names[entity.name]
+                raise reader.fault(where, f"package {draft.name!r} already has {described} named "
                                           f"{entity.name!r}, at {reader.place(other)}")
-            names[entity.name] = (_kind(entity), where)
+            names[entity.name] = (_described(entity), where)
         into.actions += draft.actions
         into.sequences += draft.sequences
         for key in ("inputs", "annotations"):
@@ -79,20 +79,20 @@ def _merge_values(reader: EntityReader, into: dict[str, Any], more: dict[str, An
         into[key] = value
 
 
-def _kind(entity: Action | ActionSequence) -> str:
+def _described(entity: Action | ActionSequence) -> str:
     return "a sequence" if isinstance(entity, ActionSequence) else "an action"
 
 
 def _unique(reader: EntityReader, entities: list[tuple[Named, str]],
-            kind: str) -> dict[str, Named]:
+            entity_type: str) -> dict[str, Named]:
     """Namespace-wide entities by name: one name twice, in any packages, is an error."""
     found: dict[str, Named] = {}
     places: dict[str, str] = {}
     for entity, where in entities:
         if entity.name in found:
-            raise reader.fault(where, f"{kind} {entity.name!r} is also defined at "
-                                      f"{reader.place(places[entity.name])}; {kind}s live in the "
-                                      "namespace, so each name can be used once")
+            raise reader.fault(where, f"{entity_type} {entity.name!r} is also defined at "
+                                      f"{reader.place(places[entity.name])}; {entity_type}s "
+                                      "live in the namespace, so each name can be used once")
         found[entity.name], places[entity.name] = entity, where
     return found
 
