@@ -2,8 +2,8 @@
 
 A manifest, a ``.env`` or a ``~/.wskprops`` holds a few kilobytes; one of many
 megabytes is a mistake or an attack, refused before it is read whole, and so is
-anything but a regular file. A file
-written with secrets is new, the owner's alone, and never written through a link.
+anything but a regular file. A file written with secrets is new, the owner's
+alone, and never written through a link.
 """
 
 from __future__ import annotations
