@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tools.deploy.client import Call, Client, Entity, OpenWhiskError, qualified, split_qualified
-from tools.deploy.entity_types import ENTITY_TYPES, MANAGED, Desired, Owned, annotation_map
+from tools.deploy.entity_types import ENTITY_TYPES, Desired, Owned, owner
 from tools.manifest import Manifest, masked
 
 
@@ -58,6 +58,7 @@ class Syncer:
         self.namespace = namespace
         self.force = force
         self.adopt = adopt
+        self._listed: dict[str, list[dict[str, Any]]] = {}
 
     def held(self, desired: Desired) -> dict[str, Any] | None:
         return desired.type.read(self.client, desired.entity, self.namespace)
@@ -73,22 +74,17 @@ class Syncer:
         return "created" if held is None else "updated"
 
     def owned(self, project: str) -> list[Owned]:
-        """Every entity on the server whose ``whisk-managed`` names ``project``, in prune order
-        (each collection listed once, whichever types share it)."""
-        listed: dict[str, list[dict[str, Any]]] = {}
-        found: list[Owned] = []
-        for entity_type in reversed(ENTITY_TYPES):
-            if entity_type.collection not in listed:
-                listed[entity_type.collection] = self.client.list(entity_type.collection,
-                                                                  self.namespace)
-            for entry in listed[entity_type.collection]:
-                if owner(entry) != project:
-                    continue
-                annotations = annotation_map(entry)
-                owned = entity_type.claims(entry, annotations)
-                if owned is not None:
-                    found.append(owned)
-        return found
+        """Every entity on the server that ``project`` owns, in prune order (each collection
+        listed once, whichever types share it)."""
+        self._listed.clear()
+        return [owned for entity_type in reversed(ENTITY_TYPES)
+                for owned in entity_type.owned(self, project)]
+
+    def listed(self, collection: str) -> list[dict[str, Any]]:
+        """A collection's entities, listed once per :meth:`owned`."""
+        if collection not in self._listed:
+            self._listed[collection] = self.client.list(collection, self.namespace)
+        return self._listed[collection]
 
     def remove(self, owned: Owned) -> bool:
         """Deletes an entity as its type does; False when it was already gone."""
@@ -102,13 +98,6 @@ class Syncer:
                 "triggerName": qualified(self.namespace, trigger),
                 "authKey": self.client.credentials.auth}
         self.client.invoke(feed, body, f"feed {feed} ({event} for trigger {trigger})")
-
-
-def owner(entity: Mapping[str, Any]) -> str | None:
-    """The project an entity's ``whisk-managed`` annotation names, if any."""
-    managed = annotation_map(entity).get(MANAGED)
-    name = managed.get("projectName") if isinstance(managed, dict) else None
-    return name if isinstance(name, str) else None
 
 
 def _refuse_foreign(desired: Desired, held: Mapping[str, Any]) -> None:

@@ -13,6 +13,7 @@ from tools.deploy.entity_types.base import (
     PlanContext,
     annotation_map,
     managed_annotation,
+    owner,
 )
 from tools.deploy.entity_types.packages import BindingType, PackageType
 from tools.deploy.entity_types.triggers import FEED_DIGEST, RuleType, TriggerType
@@ -23,4 +24,4 @@ ENTITY_TYPES: tuple[EntityType, ...] = (PACKAGE, BINDING, ACTION, SEQUENCE, TRIG
 
 __all__ = ["ACTION", "BINDING", "ENTITY_TYPES", "FEED_DIGEST", "MANAGED", "PACKAGE", "RULE",
            "SEQUENCE", "TRIGGER", "ConfigError", "Desired", "EntityType", "Owned",
-           "PlanContext", "annotation_map", "managed_annotation"]
+           "PlanContext", "annotation_map", "managed_annotation", "owner"]

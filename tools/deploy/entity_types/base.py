@@ -104,6 +104,17 @@ class EntityType:
                 == annotations_of(desired.body)
                 and parameters_of(held) == parameters_of(desired.body))
 
+    def owned(self, syncer: Syncer, project: str) -> list[Owned]:
+        """The server's entities of this type that ``project`` owns: those of its collection
+        whose ``whisk-managed`` annotation names the project."""
+        found = []
+        for entry in syncer.listed(self.collection):
+            if owner(entry) == project:
+                claimed = self.claims(entry, annotation_map(entry))
+                if claimed is not None:
+                    found.append(claimed)
+        return found
+
     def claims(self, entry: Mapping[str, Any], annotations: Mapping[str, Any]) -> Owned | None:
         """An entry of this type's listing, when it is of this type."""
         return Owned(self, self.entity(str(entry.get("name"))))
@@ -160,6 +171,13 @@ def annotation_map(entity: Mapping[str, Any]) -> dict[str, Any]:
     """An entity's annotations as a mapping, whatever shape the server gave them in."""
     return {item["key"]: item.get("value") for item in entity.get("annotations") or []
             if isinstance(item, dict) and "key" in item}
+
+
+def owner(entity: Mapping[str, Any]) -> str | None:
+    """The project an entity's ``whisk-managed`` annotation names, if any."""
+    managed = annotation_map(entity).get(MANAGED)
+    name = managed.get("projectName") if isinstance(managed, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def annotations_of(entity: Mapping[str, Any],
