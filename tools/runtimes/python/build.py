@@ -36,10 +36,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tools.deploy.store_bundle import store_files
 from tools.runtimes.python.code import python_version
 from tools.runtimes.python.load_check import check_loads
 from tools.runtimes.python.sources import ENTRY_POINT, BuildError, action_files, add
+from tools.runtimes.python.store_bundle import store_files
 
 if TYPE_CHECKING:
     from tools.manifest.model import Action, Manifest
