@@ -19,10 +19,11 @@ import yaml
 
 from tests.local_support import Project, temporary_project
 from tools.local import cli as local_cli
-from tools.local.cli import main, parse_param
+from tools.local.cli import main
 from tools.local.client import is_sandbox_input, prepare
 from tools.local.server import WebActionServer
 from tools.manifest import load_manifest
+from tools.params import parse_param
 from tools.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
@@ -250,8 +251,8 @@ def test_is_sandbox_input(path, expected):
 
 
 def test_parse_param_keeps_text_that_is_not_json():
-    assert parse_param("k=not json") == ("k", "not json")
-    assert parse_param("k=null") == ("k", None)
+    assert parse_param(["k=not json"]) == ("k", "not json")
+    assert parse_param(["k=null"]) == ("k", None)
 
 
 # --- the real action, as the README runs it ----------------------------------------------------

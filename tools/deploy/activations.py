@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import pathlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -49,26 +48,6 @@ sleep: Callable[[float], None] = time.sleep  # tests replace it to step a --foll
 
 
 # --- invoke -------------------------------------------------------------------------------------
-
-def parse_params(pairs: Iterable[tuple[str, str]], param_file: pathlib.Path | None) -> dict:
-    """``--param-file`` (a JSON object) under the ``-p KEY VALUE`` pairs; a value that reads as
-    JSON is taken as JSON (``-p n 3`` is the number 3), as ``wsk`` does."""
-    params: dict[str, Any] = {}
-    if param_file is not None:
-        try:
-            loaded = json.loads(param_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"--param-file {param_file}: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise UsageError(f"--param-file {param_file}: not a JSON object")
-        params.update(loaded)
-    for key, value in pairs:
-        try:
-            params[key] = json.loads(value)
-        except ValueError:
-            params[key] = value
-    return params
-
 
 def invoke(target: Target, action: str, params: Mapping[str, Any]) -> int:
     entity = Entity("actions", _entity_name(action))

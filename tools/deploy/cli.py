@@ -16,6 +16,8 @@ from tools.deploy.plan import BuildOptions
 from tools.deploy.target import Connection, Target
 from tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ManifestError, ToolError
 from tools.manifest import MANIFEST_NAMES, default_manifest
+from tools.params import add_arguments as request_params_arguments
+from tools.params import request_params
 from tools.project import ProjectSource
 from tools.terminal import escape_controls
 
@@ -126,10 +128,7 @@ def parser() -> argparse.ArgumentParser:
                     "that outlives the blocking wait is polled until it ends. With --web, call "
                     "the action's web URL instead and print status, headers and body.")
     invoking.add_argument("action", metavar="PKG/ACTION")
-    invoking.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
-                          help="a parameter, repeatable; a VALUE that reads as JSON is JSON")
-    invoking.add_argument("--param-file", type=pathlib.Path, metavar="F",
-                          help="parameters from a JSON object (-p wins)")
+    request_params_arguments(invoking)
     invoking.add_argument("--web", action="store_true", help="call the web URL instead")
     invoking.add_argument("--method", default="GET", help="with --web (default: GET)")
     invoking.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
@@ -196,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
         from tools.deploy import listing, watch
 
         return (listing if args.command == "list" else watch).main(args)
-    source = ProjectSource(args.manifest, args.env_file)
+    source = ProjectSource.from_flags(args.manifest, args.env_file)
     env = source.env()
     if args.command in ("invoke", "activation", "logs"):
         return _activations(args, source, env)
@@ -239,7 +238,7 @@ def _activations(args: argparse.Namespace, source: ProjectSource, env: dict[str,
             return activations.web(target, args.action, method=args.method,
                                    headers=args.header, data=args.data)
         return activations.invoke(target, args.action,
-                                  activations.parse_params(args.param or (), args.param_file))
+                                  request_params(args.param, args.param_file))
     if args.command == "activation":
         part = "logs" if args.logs else "result" if args.result else ""
         return activations.show_activation(target, args.id, part)

@@ -20,7 +20,7 @@ import pathlib
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
 
@@ -35,7 +35,6 @@ from tools.project import ProjectSource
 
 INTERVAL = 0.3  # seconds between two looks at the files
 MAX_DIGESTED_BYTES = 64 * 1024 * 1024  # past OpenWhisk's 48 MB code limit: size and time do
-_SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules"})
 
 Snapshot = dict[str, str | None]  # path -> sha256 of its bytes (None: unreadable)
 
@@ -57,7 +56,7 @@ def watch(manifest_path: pathlib.Path, env_file: pathlib.Path | None,
     files (for tests; ``sleep`` runs before each look)."""
     options = options or Options()
     out = out or sys.stdout
-    source = ProjectSource(manifest_path, env_file)
+    source = ProjectSource.from_flags(manifest_path, env_file)
     files = ProjectFiles(source)
     print(f"Watching the project of {manifest_path} (Ctrl-C to stop)", file=out, flush=True)
     try:
@@ -144,7 +143,7 @@ class ProjectFiles:
             self.manifest = manifest
 
     def roots(self) -> tuple[pathlib.Path, ...]:
-        return tuple(self.source.files(self.manifest))
+        return tuple(self.source.roots(self.manifest))
 
     def changed_roots(self) -> bool:
         """Whether the files to watch changed since the last call (and remember them)."""
@@ -154,23 +153,7 @@ class ProjectFiles:
 
     def snapshot(self) -> Snapshot:
         self._roots = self.roots()
-        found: Snapshot = {}
-        for root in self._roots:
-            for path in _files(root):
-                found[str(path)] = _digest(path)
-        return found
-
-
-def _files(root: pathlib.Path) -> Iterable[pathlib.Path]:
-    if not root.is_dir():
-        yield root  # a missing file is noted too, so that creating it is a change
-        return
-    for folder, folders, names in os.walk(root):
-        folders[:] = sorted(name for name in folders
-                            if not name.startswith(".") and name not in _SKIPPED_FOLDERS)
-        for name in sorted(names):
-            if not name.startswith(".") and not name.endswith((".pyc", ".pyo")):
-                yield pathlib.Path(folder, name)
+        return {str(path): _digest(path) for path in self.source.watched_files(self.manifest)}
 
 
 def _digest(path: pathlib.Path) -> str | None:

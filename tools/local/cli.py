@@ -29,6 +29,8 @@ from tools.local.reload import FileWatcher, ReloadingWebActions
 from tools.local.runner import load_entry_point
 from tools.local.server import DEFAULT_PORT, WebActionServer
 from tools.manifest import MANIFEST_NAMES, default_manifest
+from tools.params import add_arguments as request_params_arguments
+from tools.params import parse_param, read_param_file
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,7 @@ def parser(module: str | None) -> argparse.ArgumentParser:
     if module is None:
         cli.add_argument("action", help="the action: package/name, name, or the module that "
                                         "holds its code")
-    cli.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
-                     help="a request parameter; a VALUE that parses as JSON is taken as JSON "
-                          "(repeatable; wins over --params-file)")
-    cli.add_argument("--params-file", type=pathlib.Path, metavar="FILE.json",
-                     help="request parameters from a JSON object")
+    request_params_arguments(cli, file_flag="--params-file")
     cli.add_argument("--manifest", type=pathlib.Path,
                      help=f"the deployment manifest (default: the first of "
                           f"{', '.join(MANIFEST_NAMES)})")
@@ -86,7 +84,7 @@ def parse_options(module: str | None, argv: Sequence[str] | None) -> Options:
     """The options; argparse itself exits 2 on malformed arguments and 0 after --help."""
     cli = parser(module)
     args = cli.parse_args(argv)
-    if args.serve and (args.param or args.params_file):
+    if args.serve and (args.param or args.param_file):
         cli.error("--param and --params-file are for a single run; with --serve, send them "
                   "in the request")
     if not args.serve and (args.host != "127.0.0.1" or args.port != DEFAULT_PORT):
@@ -97,9 +95,9 @@ def parse_options(module: str | None, argv: Sequence[str] | None) -> Options:
         cli.error(f"--port must be from 0 to 65535, not {args.port}")
     if args.env_file is not None and not args.env_file.is_file():
         cli.error(f"--env-file {args.env_file}: no such file")
-    params = read_params_file(args.params_file) if args.params_file else {}
+    params = read_param_file(args.param_file, "--params-file") if args.param_file else {}
     try:
-        params.update(parse_param(item) for item in args.param)
+        params.update(parse_param(pair) for pair in args.param)
     except UsageError as exc:
         cli.error(str(exc))
     return Options(
@@ -113,31 +111,6 @@ def parse_options(module: str | None, argv: Sequence[str] | None) -> Options:
         sandbox=args.sandbox,
         watch=args.watch,
     )
-
-
-def parse_param(item: str) -> tuple[str, Any]:
-    """``KEY=VALUE``; the value as JSON when it parses (``3``, ``true``, ``{"a":1}``), else text."""
-    key, separator, value = item.partition("=")
-    if not separator or not key:
-        raise UsageError(f"--param {item!r}: expected KEY=VALUE")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
-
-
-def read_params_file(path: pathlib.Path) -> dict[str, Any]:
-    try:
-        params = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--params-file {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--params-file {path}: cannot read: {exc}") from None
-    except ValueError as exc:
-        raise UsageError(f"--params-file {path}: not valid JSON: {exc}") from None
-    if not isinstance(params, dict):
-        raise UsageError(f"--params-file {path}: must hold a JSON object")
-    return params
 
 
 def run_once(client: LocalClient, options: Options) -> int:

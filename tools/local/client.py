@@ -28,10 +28,11 @@ from tools.local.runner import (
     invoke,
     local_action,
 )
-from tools.manifest import Manifest, default_manifest, load_env, load_manifest
+from tools.manifest import Manifest, default_manifest
+from tools.project import DEFAULT_ENV_FILE, ProjectSource
+from tools.runtimes import runtime
 from tools.sandbox import AdobeEmulator
 
-DEFAULT_ENV_FILE = pathlib.Path(".env")
 # The inputs --sandbox supplies itself; their $VARs need not be set.
 SANDBOX_INPUTS = (CLIENT_ID, CLIENT_SECRET, SCOPES, ORG_ID)
 
@@ -45,6 +46,7 @@ class LocalClient:
                  sandbox: bool = False) -> None:
         self.manifest_path = manifest or default_manifest()
         self.env_file = env_file
+        self.source = ProjectSource(self.manifest_path, env_file)
         self.sandbox = sandbox
         self.emulator: AdobeEmulator | None = None
         self.actions: list[LocalAction] = []
@@ -53,9 +55,8 @@ class LocalClient:
         self._running = contextlib.ExitStack()
 
     def __enter__(self) -> LocalClient:
-        env = load_env(self.env_file)
-        manifest = load_manifest(self.manifest_path, env,
-                                 blank_unset=is_sandbox_input if self.sandbox else None)
+        env = self.source.env()
+        manifest = self.source.load(env, blank_unset=is_sandbox_input if self.sandbox else None)
         if self.sandbox:
             self.emulator = self._running.enter_context(AdobeEmulator())
         self._use(manifest, env)
@@ -66,9 +67,8 @@ class LocalClient:
         inputs apply from here on. On an error nothing changes."""
         if self._manifest is None:
             raise RuntimeError("use LocalClient in a with block")
-        env = load_env(self.env_file)
-        manifest = load_manifest(self.manifest_path, env,
-                                 blank_unset=is_sandbox_input if self.sandbox else None)
+        env = self.source.env()
+        manifest = self.source.load(env, blank_unset=is_sandbox_input if self.sandbox else None)
         self._use(manifest, env)
 
     def _use(self, manifest: Manifest, env: Mapping[str, str]) -> None:
@@ -77,6 +77,11 @@ class LocalClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self._running.close()
+
+    @property
+    def manifest(self) -> Manifest | None:
+        """The manifest last read, None before the with block."""
+        return self._manifest
 
     def action(self, wanted: str) -> LocalAction:
         """By the module that holds its code (``actions.generic``), ``package/name`` or name."""
@@ -103,17 +108,19 @@ def is_sandbox_input(path: str) -> bool:
 
 def prepare(manifest: Manifest, env: Mapping[str, str],
             emulator: AdobeEmulator | None) -> list[LocalAction]:
-    """Every action with its deploy-time params; with the emulator, its URLs, and its
+    """Every action its runtime can run here, with its deploy-time params; with the emulator,
+    its URLs, and its
     credentials for the inputs an action declares. Secret-named values are masked from here on.
     """
+    runnable = [action for action in manifest.actions() if runtime(action.kind).runs_locally]
     if emulator is None:
-        actions = [local_action(manifest, action, env) for action in manifest.actions()]
+        actions = [local_action(manifest, action, env) for action in runnable]
     else:
         sandbox_env = {**env, **emulator.env()}
         actions = [local_action(manifest, action, sandbox_env,
                                 {name: value for name, value in emulator.params().items()
                                  if name in manifest.parameters(action)})
-                   for action in manifest.actions()]
+                   for action in runnable]
     for local in actions:
         mask_secret_values(local.params)
         mask_secret_values({name: value for name, value in local.environment.items()

@@ -63,7 +63,7 @@ def watched_files(deep: Iterable[pathlib.Path], flat: Iterable[pathlib.Path],
                   extra: Iterable[pathlib.Path]) -> list[pathlib.Path]:
     files = [path for folder in deep for path in folder.rglob("*.py")]
     files += [path for folder in flat for path in folder.glob("*.py")]
-    return [*files, *extra]
+    return list(dict.fromkeys([*files, *extra]))
 
 
 def snapshot(paths: Iterable[pathlib.Path]) -> Snapshot:
@@ -119,10 +119,6 @@ def forget_bytecode(paths: Iterable[pathlib.Path]) -> None:
 
 # --- the reloading actions ---------------------------------------------------------------------
 
-class ReloadError(Exception):
-    """A reload failed; the message is what the server answers and prints."""
-
-
 class ReloadingWebActions(WebActions):
     """The client's web actions, swapped by :meth:`reload` between requests; while the last
     reload failed, every request answers 500 naming the error."""
@@ -143,10 +139,10 @@ class ReloadingWebActions(WebActions):
         return source_folders(self.client.actions, self.root)
 
     def files(self) -> list[pathlib.Path]:
-        extra = [self.client.manifest_path.resolve()]
-        if self.client.env_file is not None:
-            extra.append(self.client.env_file.resolve())
-        return watched_files(*self.folders(), extra)
+        """What deploy.py watch watches (the manifest and its includes, .env, every file of
+        each action, lib/), and the modules an action may import from beside it."""
+        return watched_files(*self.folders(),
+                             self.client.source.watched_files(self.client.manifest))
 
     def respond(self, request: WebRequest) -> WebResponse:
         with self._lock:
