@@ -1,7 +1,8 @@
 """What an action imports: call Adobe APIs with OAuth Server-to-Server credentials.
 
 Everything an action author needs is here; modules whose name starts with ``_``
-are internals. An action is one decorated function::
+are internals, and :mod:`lib.redact` (the masking the tools share) is public.
+An action is one decorated function::
 
     from lib import (AdobeEndpoints, Deadline, TokenRejected, identity_from_params, request,
                      success_response, web_action, with_token)

@@ -22,9 +22,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from lib._redact import known_secrets
 from lib._store_env import register_password, store_name
 from lib.log import fields
+from lib.redact import known_secrets
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import os
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from lib._redact import known_secrets
 from lib.log import fields
+from lib.redact import known_secrets
 
 if TYPE_CHECKING:
     from lib._shared_tokens import SharedTokens

@@ -32,8 +32,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-from lib._redact import known_secrets
 from lib.errors import ActionError, CredentialsRejected
+from lib.redact import known_secrets
 
 log = logging.getLogger(__name__)
 

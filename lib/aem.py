@@ -6,9 +6,9 @@ import logging
 from typing import Any
 
 from lib import http
-from lib._redact import known_secrets
 from lib.deadline import Deadline
 from lib.errors import TokenRejected, UpstreamError, UpstreamNotFound
+from lib.redact import known_secrets
 
 log = logging.getLogger(__name__)
 

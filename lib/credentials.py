@@ -32,11 +32,11 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from lib._redact import known_secrets
 from lib._store_env import STORE_URL_VARIABLE
 from lib.errors import BadRequest
 from lib.ims import S2SCredentials
 from lib.params import is_missing, lookup
+from lib.redact import known_secrets
 
 CLIENT_ID = "OAUTHS2S_CLIENT_ID"
 CLIENT_SECRET = "OAUTHS2S_CLIENT_SECRET"  # noqa: S105 - a parameter name

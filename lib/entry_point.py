@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lib import log as action_log
-from lib._redact import known_secrets
 from lib.errors import ActionError, BadRequest
 from lib.params import redacted_params
+from lib.redact import known_secrets
 from lib.web import error_response
 
 Handler = Callable[[Mapping[str, Any]], dict[str, Any]]

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
 from lib import http
-from lib._redact import known_secrets
 from lib._store_env import preload, shared_store
 from lib._token_cache import Token, TokenCache, TokenGrant
 from lib.deadline import Deadline
 from lib.errors import CredentialsRejected, TokenRejected, UpstreamError, UpstreamRateLimited
 from lib.log import fields
+from lib.redact import known_secrets
 
 log = logging.getLogger(__name__)
 

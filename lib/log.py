@@ -1,7 +1,7 @@
 """Structured logs for the activation log, at App Builder's level names.
 
 One JSON object a line on stderr, which OpenWhisk keeps as the activation's
-log. Every line passes through :data:`lib._redact.known_secrets`, so a client
+log. Every line passes through :data:`lib.redact.known_secrets`, so a client
 secret or token that slips into a message or a traceback is printed as
 ``<hidden>``. A message or traceback is cut at ``MAX_FIELD_CHARS``, and text
 that UTF-8 cannot encode (a lone surrogate) is escaped, so no input can make a
@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from lib._redact import known_secrets
+from lib.redact import known_secrets
 
 VERBOSE = 15
 logging.addLevelName(VERBOSE, "VERBOSE")

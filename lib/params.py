@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lib._redact import shown
 from lib.errors import BadRequest
+from lib.redact import shown
 
 _MISSING = object()
 # The most a log line shows of the parameters (see redacted_params).

@@ -12,7 +12,6 @@ import requests
 import responses
 
 from lib import aem
-from lib._redact import HIDDEN, known_secrets
 from lib.deadline import Deadline
 from lib.endpoints import DEFAULT_AEM_BASE_URL
 from lib.errors import (
@@ -23,6 +22,7 @@ from lib.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
+from lib.redact import HIDDEN, known_secrets
 from tests.action_support import (
     ACCESS_TOKEN,
     CLIENT_ID,

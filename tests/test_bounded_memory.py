@@ -19,11 +19,11 @@ import pytest
 
 from actions.generic import main
 from lib import ims
-from lib._redact import HIDDEN, KnownSecrets, known_secrets
 from lib._token_cache import TokenCache, TokenGrant
 from lib.credentials import identity_from_params
 from lib.deadline import Deadline
 from lib.errors import CredentialsRejected
+from lib.redact import HIDDEN, KnownSecrets, known_secrets
 from tests.action_support import FakeClock
 from tools.sandbox import AdobeEmulator
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from lib._redact import HIDDEN, known_secrets
 from lib.credentials import identity_from_params
 from lib.errors import BadRequest
+from lib.redact import HIDDEN, known_secrets
 from tests.action_support import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -15,8 +15,8 @@ import pytest
 
 from actions.generic import main
 from lib import log
-from lib._redact import HIDDEN, LOG_MAX_DEPTH, LOG_MAX_STRING, TOO_DEEP, known_secrets, shown
 from lib.params import MAX_LOGGED_CHARS, redacted_params
+from lib.redact import HIDDEN, LOG_MAX_DEPTH, LOG_MAX_STRING, TOO_DEEP, known_secrets, shown
 from tools.sandbox import AdobeEmulator
 
 LONE = "\ud800"

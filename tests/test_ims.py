@@ -10,7 +10,6 @@ import requests
 import responses
 
 from lib import ims
-from lib._redact import HIDDEN, known_secrets
 from lib.deadline import Deadline
 from lib.errors import (
     CredentialsRejected,
@@ -19,6 +18,7 @@ from lib.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
+from lib.redact import HIDDEN, known_secrets
 from tests.action_support import (
     ACCESS_TOKEN,
     CLIENT_ID,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from lib._redact import known_secrets
+from lib.redact import known_secrets
 from tests.deploy_support import FIXTURES, action_named, copy_fixture
 from tools.local import cli as local_cli
 from tools.local.client import LocalClient

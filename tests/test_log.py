@@ -9,7 +9,7 @@ import re
 import pytest
 
 from lib import log
-from lib._redact import HIDDEN, known_secrets
+from lib.redact import HIDDEN, known_secrets
 
 SECRET = "p8e-log-test-secret-0123456789"
 # A secret whose JSON form differs from its text: the log line is JSON, so both must be masked.

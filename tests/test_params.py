@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from lib._redact import HIDDEN
 from lib.errors import BadRequest
 from lib.params import (
     bearer_token,
@@ -16,6 +15,7 @@ from lib.params import (
     missing_inputs_message,
     redacted_params,
 )
+from lib.redact import HIDDEN
 from lib.web import error_response, success_response
 
 # --- missing inputs -------------------------------------------------------------------------

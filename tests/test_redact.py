@@ -1,4 +1,4 @@
-"""lib._redact: secrets hidden by the name of their key at any depth, and by their value."""
+"""lib.redact: secrets hidden by the name of their key at any depth, and by their value."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lib import log
-from lib._redact import (
+from lib.redact import (
     HIDDEN,
     KnownSecrets,
     is_secret_name,

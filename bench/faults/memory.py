@@ -117,7 +117,7 @@ def memory_figures(identities: int = MEMORY_IDENTITIES) -> MemoryFigures:
 
 def memory_probe(identities: int) -> None:
     """The child's side of memory_figures: run, then print the figures as JSON on stdout."""
-    from lib._redact import KnownSecrets, known_secrets
+    from lib.redact import KnownSecrets, known_secrets
 
     started = time.perf_counter()
     sandbox_params = {**AdobeEmulator().params(), "LOG_LEVEL": "debug"}

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 
 from bench.tool_faults.common import Observation, Project, Scenario, Settings, importable, project
-from lib._redact import spellings
+from lib.redact import spellings
 from tools.local import cli as local_cli
 from tools.local.client import LocalClient
 from tools.local.reload import FileWatcher, ReloadingWebActions

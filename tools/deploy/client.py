@@ -19,9 +19,9 @@ from urllib.parse import quote, urlencode, urlsplit
 from requests.utils import get_environ_proxies
 
 from lib import http
-from lib._redact import KnownSecrets
 from lib.deadline import Deadline
 from lib.errors import ActionError
+from lib.redact import KnownSecrets
 from tools.deploy.credentials import Credentials
 from tools.errors import EXIT_FAILED, ToolError
 

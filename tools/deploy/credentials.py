@@ -45,6 +45,8 @@ class _Source:
     apihost: str | None = None
     auth: str | None = field(default=None, repr=False)
     namespace: str | None = None
+    host_from: str = ""  # where the APIHOST and the key came from, when not ``name``
+    key_from: str = ""
 
 
 def find_credentials(
@@ -54,13 +56,16 @@ def find_credentials(
     auth: str | None = None,
     namespace: str | None = None,
     allow_http: bool = False,
+    shell: Mapping[str, str] | None = None,
 ) -> Credentials:
     """Flags first, then ``AIO_RUNTIME_*``, then ``$WSK_CONFIG_FILE`` or ``~/.wskprops``.
 
-    The flags override single fields. Otherwise one source supplies all three,
-    so an AUTH key is never sent to an APIHOST that came from somewhere else.
+    The host and the key come from one place, so an AUTH key is never sent to an APIHOST
+    that came from somewhere else: both flags, both ``AIO_RUNTIME_*`` of the shell or both
+    of ``.env`` (``shell`` tells them apart: the shell's variables, which ``env`` holds
+    over ``.env``'s), or one ``.wskprops``. ``--namespace`` may come with any of them.
     """
-    base = _aio_source(env) or _wskprops_source(env) or _Source("")
+    base = _aio_source(env, shell) or _wskprops_source(env) or _Source("")
     chosen = _Source("", apihost or base.apihost, auth or base.auth, namespace or base.namespace)
     used = [flag for flag, given in (("--apihost", apihost), ("--auth", auth),
                                      ("--namespace", namespace)) if given]
@@ -73,6 +78,14 @@ def find_credentials(
         raise CredentialsError(f"no OpenWhisk AUTH key found ({where})")
     if not chosen.apihost:
         raise CredentialsError(f"no OpenWhisk APIHOST found ({where})")
+    host_from = "--apihost" if apihost else base.host_from or base.name
+    key_from = "--auth" if auth else base.key_from or base.name
+    if (bool(apihost) != bool(auth)) or host_from != key_from and not (apihost and auth):
+        raise CredentialsError(f"the APIHOST comes from {host_from} and the AUTH key from "
+                               f"{key_from}: give both in one place (--apihost with --auth, "
+                               "AIO_RUNTIME_APIHOST with AIO_RUNTIME_AUTH in .env or in the "
+                               "shell, or APIHOST with AUTH in ~/.wskprops), so the key goes "
+                               "only to the host it is for")
     user, _, key = chosen.auth.partition(":")
     if not chosen.auth.isascii():  # HTTP Basic credentials travel as Latin-1 at most
         raise CredentialsError(f"the AUTH key from {source} has characters other than ASCII")
@@ -119,13 +132,25 @@ def _shown(apihost: str) -> str:
     return "<hidden>" if "@" in apihost else repr(apihost)
 
 
-def _aio_source(env: Mapping[str, str]) -> _Source | None:
+def _aio_source(env: Mapping[str, str], shell: Mapping[str, str] | None) -> _Source | None:
     names = ("AIO_RUNTIME_APIHOST", "AIO_RUNTIME_AUTH", "AIO_RUNTIME_NAMESPACE")
     if not any(env.get(name) for name in names):
         return None
-    return _Source("AIO_RUNTIME_* (shell or .env)",
-                   env.get("AIO_RUNTIME_APIHOST") or AIO_DEFAULT_APIHOST,
-                   env.get("AIO_RUNTIME_AUTH"), env.get("AIO_RUNTIME_NAMESPACE"))
+
+    def place(name: str) -> str:
+        """Where a variable came from, when ``shell`` tells ("" when it does not)."""
+        if shell is None or not env.get(name):
+            return ""
+        return "the shell" if shell.get(name) == env.get(name) else ".env"
+
+    key_place = place("AIO_RUNTIME_AUTH")
+    host_place = place("AIO_RUNTIME_APIHOST") or key_place  # the default host goes with it
+    name = f"AIO_RUNTIME_* ({key_place or host_place or 'shell or .env'})"
+    mixed = bool(key_place) and host_place != key_place
+    return _Source(name, env.get("AIO_RUNTIME_APIHOST") or AIO_DEFAULT_APIHOST,
+                   env.get("AIO_RUNTIME_AUTH"), env.get("AIO_RUNTIME_NAMESPACE"),
+                   f"AIO_RUNTIME_APIHOST in {host_place}" if mixed else "",
+                   f"AIO_RUNTIME_AUTH in {key_place}" if mixed else "")
 
 
 def _wskprops_source(env: Mapping[str, str]) -> _Source | None:

@@ -10,13 +10,14 @@ real namespace only when a command needs it.
 from __future__ import annotations
 
 import base64
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from lib import http
-from lib._redact import KnownSecrets, secret_values
+from lib.redact import KnownSecrets, secret_values
 from tools.deploy.client import RETRIES, Client
 from tools.deploy.credentials import OWN_NAMESPACE, Credentials, CredentialsError, find_credentials
 from tools.deploy.entity_types import ConfigError
@@ -44,7 +45,7 @@ def credentials_for(env: Mapping[str, str], connection: Connection, *,
     try:
         return find_credentials(env, apihost=connection.apihost, auth=connection.auth,
                                 namespace=connection.namespace,
-                                allow_http=connection.allow_http)
+                                allow_http=connection.allow_http, shell=os.environ)
     except CredentialsError:
         if optional:
             return None

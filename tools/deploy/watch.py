@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
 
-from lib._redact import KnownSecrets
+from lib.redact import KnownSecrets
 from tools.deploy.operations import Options, project_name, prunes
 from tools.deploy.plan import build_project, plan
 from tools.deploy.sync import Progress, Syncer, sync

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lib._redact import known_secrets
 from lib.endpoints import is_loopback
+from lib.redact import known_secrets
 from tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ToolError, UsageError
 from tools.local.client import DEFAULT_ENV_FILE, LocalClient
 from tools.local.reload import FileWatcher, ReloadingWebActions

@@ -18,8 +18,8 @@ import pathlib
 from collections.abc import Mapping
 from typing import Any
 
-from lib._redact import known_secrets, secret_values
 from lib.credentials import CLIENT_ID, CLIENT_SECRET, ORG_ID, SCOPES
+from lib.redact import known_secrets, secret_values
 from tools.local.runner import (
     Activation,
     LocalAction,

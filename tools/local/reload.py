@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-from lib._redact import known_secrets
+from lib.redact import known_secrets
 from tools.local.client import LocalClient
 from tools.local.runner import LocalAction, RunnerError, described, load_entry_point
 from tools.local.web_actions import WebActions
@@ -32,7 +32,7 @@ from tools.local.web_types import WebRequest, WebResponse, error_answer
 POLL_SECONDS = 0.25
 LIB_FOLDER = "lib"
 # The secret registry is shared with the local tools' own masking: it is never re-imported.
-PINNED_MODULES = frozenset({"lib._redact"})
+PINNED_MODULES = frozenset({"lib.redact"})
 
 Snapshot = dict[pathlib.Path, tuple[int, int]]
 

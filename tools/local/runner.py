@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib._redact import known_secrets
 from lib.credentials import IDENTITY_FIELDS
 from lib.endpoints import ENDPOINT_VARIABLES
 from lib.log import JsonFormatter, StderrHandler, fields
+from lib.redact import known_secrets
 from lib.web import MAX_PAYLOAD_BYTES
 from tools.errors import ToolError
 from tools.manifest import Action, Manifest

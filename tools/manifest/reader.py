@@ -13,7 +13,7 @@ import re
 from collections.abc import Collection, Hashable, Mapping
 from typing import Any
 
-from lib._redact import HIDDEN, is_secret_name
+from lib.redact import HIDDEN, is_secret_name
 from tools.errors import ManifestError
 from tools.manifest.model import LIMIT_RANGES, Limits
 from tools.manifest.values import CONVERTERS, NOT_JSON, is_json_scalar, type_name

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from lib._redact import redact
+from lib.redact import redact
 from tools.manifest.model import Action, ActionSequence, Manifest
 
 Shown = Callable[[Mapping[str, Any]], dict[str, Any]]

@@ -5,6 +5,13 @@ Two defences, because each alone has gaps: a parameter called
 secret we know the value of (the client secret, an access token) is hidden
 wherever its value turns up in a log line, whatever carried it there, and in
 whatever spelling: as it is, JSON-escaped, URL-encoded or in base64.
+
+Public, beside lib's front door, because the tools must mask exactly as the
+action does. An action or tool may use: :data:`known_secrets` (``add`` a value
+it learns, ``mask`` text before printing it), :func:`redact`,
+:func:`is_secret_name` and :func:`secret_values` (secrets by key name),
+:func:`shown` (what a log line may show), :func:`spellings`,
+:class:`KnownSecrets` (a registry of its own) and :data:`HIDDEN`.
 """
 
 from __future__ import annotations
