@@ -169,7 +169,8 @@ def test_invoke_web_calls_the_web_url_without_the_auth_key(project, capsys):
     server.start()
     try:
         status, out = run(capsys, "invoke", "demo/hello", "--web", "--method", "POST",
-                          "--header", "X-Test: yes", "--data", "hello", "--apihost", server.url)
+                          "--header", "X-Test: yes", "--data", "hello", "--apihost", server.url,
+                          "--auth", AUTH)
     finally:
         server.stop()
     assert status == 0, out

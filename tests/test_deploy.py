@@ -124,7 +124,7 @@ def test_deploy_puts_the_package_then_the_action_and_prints_the_web_url(
     assert "__main__.py" in zip_names(base64.b64decode(action["exec"]["code"]))
     assert out.splitlines() == [
         "Deploying project project to https://ow.test, namespace ns (credentials from "
-        "AIO_RUNTIME_* (shell or .env))",
+        "AIO_RUNTIME_* (.env))",
         "  created   package demo",
         f"  created   action demo/hello (python:3.11, {len(built.data)} byte zip)",
         "Not pruning: the project has no name of its own (set project.name, the App Builder "

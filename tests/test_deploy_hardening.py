@@ -267,3 +267,44 @@ def test_an_entity_another_project_owns_is_not_overwritten_without_adopt(project
     status, out = run(capsys, "deploy", "--project", "other")
     assert status == 1  # now the other project is refused in its turn
     assert "belongs to project 'alarm-demo'" in out
+
+
+# --- 10. credentials from two places ----------------------------------------------------------
+
+def test_a_key_from_the_shell_is_never_sent_to_a_host_from_env_file(project, ow, capsys,
+                                                                    monkeypatch):
+    """The repository's .env names a host; the key exported in the shell is someone's own."""
+    (project / ".env").write_text(f"AIO_RUNTIME_APIHOST={ow.apihost}\n"
+                                  + "".join(f"{k}={v}\n" for k, v in HELLO_ENV.items()))
+    monkeypatch.setenv("AIO_RUNTIME_AUTH", AUTH)
+    ow.clear_calls()
+    status, out = run(capsys, "deploy")
+    assert status == 2
+    assert ("the APIHOST comes from AIO_RUNTIME_APIHOST in .env and the AUTH key from "
+            "AIO_RUNTIME_AUTH in the shell") in out
+    assert ow.calls == []  # nothing reached the host
+
+
+@pytest.mark.parametrize(("flags", "words"), [
+    (["--apihost", "https://elsewhere.test"], "from --apihost and the AUTH key from "
+                                              "AIO_RUNTIME_* (.env)"),
+    (["--auth", "other:key"], "from AIO_RUNTIME_* (.env) and the AUTH key from --auth"),
+])
+def test_one_flag_does_not_pair_with_a_key_or_host_from_elsewhere(project, capsys, flags,
+                                                                   words):
+    status, out = run(capsys, "deploy", *flags)
+    assert status == 2
+    assert f"the APIHOST comes {words}" in out
+
+
+def test_both_from_the_shell_or_both_flags_are_one_place(project, ow, capsys, monkeypatch):
+    (project / ".env").write_text("".join(f"{k}={v}\n" for k, v in HELLO_ENV.items()))
+    monkeypatch.setenv("AIO_RUNTIME_APIHOST", ow.apihost)
+    monkeypatch.setenv("AIO_RUNTIME_AUTH", AUTH)
+    status, out = run(capsys, "deploy")
+    assert status == 0, out
+    assert "credentials from AIO_RUNTIME_* (the shell)" in out
+    monkeypatch.delenv("AIO_RUNTIME_APIHOST")
+    monkeypatch.delenv("AIO_RUNTIME_AUTH")
+    status, out = run(capsys, "deploy", "--apihost", ow.apihost, "--auth", AUTH)
+    assert status == 0, out

@@ -80,7 +80,7 @@ def find_credentials(
         raise CredentialsError(f"no OpenWhisk APIHOST found ({where})")
     host_from = "--apihost" if apihost else base.host_from or base.name
     key_from = "--auth" if auth else base.key_from or base.name
-    if (bool(apihost) != bool(auth)) or host_from != key_from and not (apihost and auth):
+    if not (apihost and auth) and host_from != key_from:
         raise CredentialsError(f"the APIHOST comes from {host_from} and the AUTH key from "
                                f"{key_from}: give both in one place (--apihost with --auth, "
                                "AIO_RUNTIME_APIHOST with AIO_RUNTIME_AUTH in .env or in the "
