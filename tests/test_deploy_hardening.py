@@ -7,21 +7,19 @@ from __future__ import annotations
 import io
 import json
 import pathlib
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 import deploy as cli
+from bench.tool_faults.hostile_controller import Route, ScriptedController
 from tests.deploy_support import HELLO_ENV, alarm_project
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn, Run
 from tools.deploy import activations, client, watch
 from tools.deploy.client import Client, Entity, OpenWhiskError
 from tools.deploy.credentials import Credentials
 from tools.deploy.operations import Options
-from tools.loopback import LoopbackServer
 from tools.project import ProjectSource
 from tools.terminal import escape_controls
 
@@ -47,56 +45,21 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
 
 # --- a controller of our own making, for answers the stand-in would never give -----------------
 
-Route = Callable[[str, str], tuple[int, Any]]
-
-
-class _Controller:
-    """A controller on loopback that answers ``route(method, path)``; counts the requests."""
-
-    def __init__(self, route: Route) -> None:
-        self.route = route
-        self.requests: list[str] = []
-        self.lock = threading.Lock()
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with owner.lock:
-                    owner.requests.append(f"{self.command} {self.path}")
-                status, body = owner.route(self.command, self.path)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PUT = do_DELETE = do_POST = _answer
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = LoopbackServer(("127.0.0.1", 0), Handler)
-        self.url = self.server.url
-
-
 @pytest.fixture
-def controller() -> Iterator[Callable[[Route], _Controller]]:
-    started: list[_Controller] = []
+def controller() -> Iterator[Callable[[Route], ScriptedController]]:
+    started: list[ScriptedController] = []
 
-    def start(route: Route) -> _Controller:
-        found = _Controller(route)
-        found.server.start()
+    def start(route: Route) -> ScriptedController:
+        found = ScriptedController(route).__enter__()
         started.append(found)
         return found
 
     yield start
     for found in started:
-        found.server.stop()
+        found.__exit__(None, None, None)
 
 
-def _client(found: _Controller) -> Client:
+def _client(found: ScriptedController) -> Client:
     return Client(Credentials(found.url, AUTH, "ns", "test"))
 
 

@@ -116,9 +116,9 @@ class Project:
                                  encoding="utf-8")
         return self
 
-    def cli(self, *words: str) -> CliRun:
+    def cli(self, *words: str, exported: dict[str, str] | None = None) -> CliRun:
         """``deploy.main`` on this project, its output captured, in a process environment
-        without the host's OpenWhisk settings."""
+        without the host's OpenWhisk settings (but the ``exported`` variables)."""
         argv = [*words, "--manifest", str(self.manifest)]
         if words[0] != "new":  # the one command that reads no .env
             argv += ["--env-file", str(self.env_file)]
@@ -128,6 +128,7 @@ class Project:
         with mock.patch.dict(os.environ, {"WSK_CONFIG_FILE": str(self.root / "no-wskprops")}):
             for name in HOST_VARIABLES:
                 os.environ.pop(name, None)
+            os.environ.update(exported or {})
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 started = time.perf_counter()
                 status = deploy.main(argv)

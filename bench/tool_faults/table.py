@@ -9,7 +9,14 @@ import time
 from collections.abc import Sequence
 
 from bench.report import Table, pipe_table
-from bench.tool_faults import builds, local_loop, manifest_files, project_files, web_server
+from bench.tool_faults import (
+    builds,
+    hostile_controller,
+    local_loop,
+    manifest_files,
+    project_files,
+    web_server,
+)
 from bench.tool_faults.common import Observation, Result, Scenario, Settings
 from bench.tool_faults.manifest_files import BOMB_ALIASES, BOMB_LEVELS, BOMB_MANIFEST
 from tools.local import server as local_server
@@ -17,7 +24,7 @@ from tools.manifest.yaml_file import MAX_EXPANDED_NODES
 
 SCENARIOS: tuple[Scenario, ...] = (*manifest_files.SCENARIOS, *web_server.SCENARIOS,
                                    *builds.SCENARIOS, *project_files.SCENARIOS,
-                                   *local_loop.SCENARIOS)
+                                   *local_loop.SCENARIOS, *hostile_controller.SCENARIOS)
 
 
 def run_scenario(scenario: Scenario, settings: Settings) -> Result:
