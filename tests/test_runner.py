@@ -205,3 +205,18 @@ def test_a_missing_main_function_is_a_runner_error(project):
     (project.root / project.package / "solo.py").write_text("def other(params):\n    return {}\n")
     with pytest.raises(RunnerError, match=r"has no function main\(\)"):
         load_entry_point(action_named(project.manifest(), "solo"))
+
+
+def test_a_stray_exit_in_main_is_that_activations_error_not_the_end_of_the_process(
+        project, capsys, monkeypatch):
+    local = project.local("boom")
+    module = __import__(load_entry_point(local.action).__module__, fromlist=["boom"])
+
+    def leaves(params):
+        raise SystemExit(3)
+
+    monkeypatch.setattr(module, "boom", leaves)
+    activation = invoke(local, {})
+    assert activation.outcome is Outcome.APPLICATION_ERROR
+    assert activation.result == {"error": "SystemExit: 3"}
+    assert "SystemExit" in capsys.readouterr().err

@@ -296,10 +296,12 @@ def _is_json(value: Any) -> bool:
 
 
 def _call(entry: Callable[[dict[str, Any]], Any], params: dict[str, Any]) -> Any:
-    """What the Python runtime does: an uncaught exception becomes ``{"error": str(exc)}``."""
+    """What the Python runtime does: an uncaught exception becomes ``{"error": str(exc)}``.
+    A ``SystemExit`` (a stray ``exit()``) would end the runtime's process, never the local
+    server: it is that activation's error."""
     try:
         return entry(params)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         # The runtime prints the traceback to the activation log (stderr); so do we, masked.
         sys.stderr.write(known_secrets.mask(traceback.format_exc()))
-        return {"error": str(exc)}
+        return {"error": described(exc) if isinstance(exc, SystemExit) else str(exc)}
