@@ -17,21 +17,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tools.manifest.apis import read_routes
 from tools.manifest.model import Action, ActionSequence, Binding, Rule, Trigger
 from tools.manifest.reader import ENTITY_NAME, FieldReader
 from tools.manifest.values import type_name
 from tools.runtimes import ActionCode, CodeError, runtime
 
 PACKAGE_KEYS = ("actions", "sequences", "triggers", "rules", "dependencies", "inputs",
-                "annotations", "license", "version")
+                "annotations", "license", "version", "apis")
 ACTION_KEYS = ("function", "runtime", "kind", "main", "web", "web-export", "inputs",
                "annotations", "limits", "include")
 SEQUENCE_KEYS = ("actions", "web", "web-export", "annotations")
 TRIGGER_KEYS = ("inputs", "annotations", "feed")
 RULE_KEYS = ("trigger", "action")
 DEPENDENCY_KEYS = ("location", "inputs", "annotations")
-APIS = ("is not supported: an API needs an API gateway, which plain OpenWhisk lacks; "
-        "a web action (web: yes) answers HTTP at /api/v1/web/<namespace>/<package>/<action>")
+APIS = ("is not supported here: routes are declared under a package (packages.<name>.apis), "
+        "as wskdeploy and App Builder read them")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class EntityReader(FieldReader):
         self.triggers: list[tuple[Trigger, str]] = []
         self.rules: list[tuple[Rule, str]] = []
         self.bindings: list[tuple[Binding, str]] = []
+        self.route_places: dict[tuple[str, str, str], str] = {}  # API routes read so far
 
     def refuse_apis(self, body: dict[str, Any], where: str) -> None:
         if isinstance(body, dict) and "apis" in body:
@@ -62,7 +64,6 @@ class EntityReader(FieldReader):
 
     def package(self, name: str, value: Any, where: str) -> Draft:
         self.entity_name(name, where)
-        self.refuse_apis(value, where)
         body = self.mapping(value, where, PACKAGE_KEYS)
         draft = Draft(name, where)
         for key, read, into in (("actions", self.action, draft.actions),
@@ -76,6 +77,7 @@ class EntityReader(FieldReader):
                 into.append((read(name, entity, spec, at), at))  # type: ignore[operator]
         draft.inputs = self.inputs(body.get("inputs"), f"{where}.inputs")
         draft.annotations = self.annotations(body.get("annotations"), f"{where}.annotations")
+        read_routes(self, draft, body, where, self.route_places)
         return draft
 
     def action(self, package: str, name: str, value: Any, where: str) -> Action:

@@ -48,6 +48,25 @@ class Limits:
         return found
 
 
+@dataclass(frozen=True)
+class Route:
+    """An API gateway route (``apis:``) to the action or sequence that holds it."""
+
+    api: str  # the API's name: the title of its base path's API
+    basepath: str  # "/club"
+    relpath: str  # "/books/{isbn}"
+    method: str  # "GET", upper case
+    response: str  # the web-action extension the gateway calls: json, http, text, html, svg
+    action: str  # "package/name"
+    # The action had no web key and this route made it a web action (deploy warns, as
+    # wskdeploy does).
+    made_web: bool = field(default=False, compare=False)
+
+    @property
+    def path(self) -> str:
+        return self.basepath.rstrip("/") + self.relpath
+
+
 class _WebEntity:
     """What actions and sequences share: a name in a package, web flags and annotations."""
 
@@ -55,6 +74,7 @@ class _WebEntity:
     name: str
     web: str  # "yes" | "no" | "raw"
     annotations: dict[str, Any]
+    routes: tuple[Route, ...]  # the API gateway routes that call it
 
     @property
     def qualified_name(self) -> str:
@@ -90,6 +110,7 @@ class Action(_WebEntity):
     limits: Limits = field(default_factory=Limits)
     init_inputs: frozenset[str] = frozenset()  # inputs handed to the container at /init, as env
     includes: tuple[tuple[pathlib.Path, str], ...] = ()  # (a data file, its path in the zip)
+    routes: tuple[Route, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,7 @@ class ActionSequence(_WebEntity):
     components: tuple[str, ...]  # "package/action" in the project, or "/ns/[package/]action"
     web: str = "no"
     annotations: dict[str, Any] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,6 +184,11 @@ class Manifest:
 
     def sequences(self) -> list[ActionSequence]:
         return [sequence for package in self.packages for sequence in package.sequences]
+
+    def routes(self) -> list[Route]:
+        """Every API gateway route, its action's package by package."""
+        return [route for entity in (*self.actions(), *self.sequences())
+                for route in entity.routes]
 
     def package(self, name: str) -> Package:
         return next(p for p in self.packages if p.name == name)
