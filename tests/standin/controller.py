@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from tests.standin.actions import ActionsApi
 from tests.standin.activations import ActivationsApi
 from tests.standin.alarms import AlarmsFeed
+from tests.standin.apis import APIMGMT, ApiGateway, is_gateway_path
 from tests.standin.packages import PackagesApi
 from tests.standin.rules import RulesApi
 from tests.standin.store import COLLECTIONS, Store
@@ -30,6 +31,7 @@ class Controller:
         self.apis = {"actions": ActionsApi(store, feeds), "packages": PackagesApi(store),
                      "triggers": TriggersApi(store), "rules": RulesApi(store)}
         self._activations = ActivationsApi(store)
+        self.gateway = ApiGateway(store)  # the apimgmt web actions and the API gateway
         self._expected = "Basic " + base64.b64encode(store.auth.encode("latin-1")).decode()
 
     def answer(self, method: str, target: str, raw: bytes, authorization: str) -> Answer:
@@ -54,6 +56,10 @@ class Controller:
                authorized: bool) -> Answer:
         if path == "/" and method == "GET":
             return Answer(200, self._info())
+        if path.startswith(APIMGMT):  # web actions: anonymous calls reach them too
+            return self.gateway.manage(method, path, query, body, authorized)
+        if is_gateway_path(path):
+            return self.gateway.call(method, path, query, body)
         if not authorized:
             raise Reject(401, "The supplied authentication is invalid.")
         if path.rstrip("/") == f"{API}/namespaces" and method == "GET":

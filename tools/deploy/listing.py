@@ -76,7 +76,7 @@ def rows_of(syncer: Syncer, desired: Sequence[Desired], project: str,
         held = syncer.held(item)
         state = MISSING if held is None else MATCHES if item.type.same(item, held) else DIFFERS
         url = urls.get(item.entity.name, "") if item.entity.collection == "actions" else ""
-        rows.append(Row(item.entity, state, url))
+        rows.append(Row(item.entity, state, url or (item.type.url(held) if held else "")))
     wanted = {(item.entity.collection, item.entity.name) for item in desired}
     rows += [Row(owned.entity, UNLISTED) for owned in syncer.owned(project)
              if (owned.entity.collection, owned.entity.name) not in wanted]

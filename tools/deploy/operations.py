@@ -19,8 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from tools.deploy.client import Call, Entity, OpenWhiskError, put, web_url
+from tools.deploy.client import Call, Entity, OpenWhiskError, web_url
 from tools.deploy.credentials import OWN_NAMESPACE, Credentials
+from tools.deploy.entity_types.apis import dry_run_routes, made_web_warnings, route_urls
 from tools.deploy.plan import BuildOptions, Built, build_artifacts, build_project, plan
 from tools.deploy.sync import Progress, Syncer, declared, feed_calls, sync
 from tools.deploy.target import (
@@ -97,6 +98,8 @@ def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Option
     namespace = target.connect()
     desired = plan(manifest, built.artifacts, namespace, built.managed)
     console.line(f"Deploying project {built.project} to {target.described()}")
+    for warning in made_web_warnings(manifest):
+        console.line(warning)
     progress = Progress()
     try:
         sync(Syncer(target.client, namespace, force=options.force, adopt=options.adopt),
@@ -115,6 +118,7 @@ def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Option
     if options.prune and not prunes(manifest, options):
         console.line(NOT_PRUNING)
     web_urls(console, manifest, credentials.apihost, namespace)
+    route_urls(console.line, target.client, manifest)
     console.line(f"Deployed project {built.project}: {progress.tally.summary()}.")
     return EXIT_OK
 
@@ -187,12 +191,16 @@ def _dry_run(manifest: Manifest, built: Built, credentials: Credentials | None,
         console.line(json.dumps(body, indent=2, ensure_ascii=False))
 
     desired = plan(manifest, built.artifacts, namespace, built.managed)
+    for warning in made_web_warnings(manifest):
+        console.line(warning)
     for item in desired:
-        show(put(item.entity, namespace, item.body), str(item.entity), item.shown)
+        call = item.type.shown_call(item, apihost, namespace)
+        show(call, str(item.entity), call.body or {})
     feed_calls(desired, namespace, show)
     console.line("A deploy reads each entity first and sends only what differs; it then deletes "
                  f"what project {built.project} owns and the manifest no longer has.")
     web_urls(console, manifest, apihost, namespace)
+    dry_run_routes(console.line, manifest, apihost)
     return EXIT_OK
 
 

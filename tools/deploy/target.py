@@ -21,6 +21,7 @@ from lib.redact import KnownSecrets, secret_values
 from tools.deploy.client import RETRIES, Client
 from tools.deploy.credentials import OWN_NAMESPACE, Credentials, CredentialsError, find_credentials
 from tools.deploy.entity_types import ConfigError
+from tools.deploy.gateway import has_gateway
 from tools.manifest import Manifest
 from tools.manifest.model import LIMIT_RANGES
 from tools.runtimes import runtime
@@ -164,6 +165,11 @@ def preflight(client: Client, manifest: Manifest) -> None:
                               f"does not run {action.kind} (its {found.label} kinds: "
                               f"{family or 'none'}); change runtime in the manifest")
     check_limits(manifest, {**LIMIT_RANGES, **server.ranges})
+    if manifest.routes() and not has_gateway(client):
+        raise ConfigError(f"{client.credentials.apihost} has no API gateway (the "
+                          "/whisk.system/apimgmt actions that wsk api calls answer 404), so the "
+                          "manifest's apis: cannot be deployed there; remove them, or deploy to "
+                          "an OpenWhisk with its API gateway installed")
 
 
 def check_limits(manifest: Manifest, ranges: Mapping[str, tuple[int, int, str]] = LIMIT_RANGES

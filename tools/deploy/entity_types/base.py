@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tools.deploy.client import Client, Entity
+from tools.deploy.client import Call, Client, Entity, put
 from tools.errors import ToolError
 from tools.manifest import Manifest, masked
 from tools.runtimes import Artifact
@@ -132,6 +132,16 @@ class EntityType:
     def remove(self, syncer: Syncer, owned: Owned) -> bool:
         """Deletes an entity; False when it was already gone."""
         return syncer.client.delete(owned.entity, syncer.namespace)
+
+    # --- showing ------------------------------------------------------------------------------
+
+    def shown_call(self, desired: Desired, apihost: str, namespace: str) -> Call:
+        """The request a dry run shows for ``desired``, its secrets masked."""
+        return put(desired.entity, namespace, desired.shown)
+
+    def url(self, held: Mapping[str, Any]) -> str:
+        """Where the server's copy says the entity answers HTTP, if it says (a route's URL)."""
+        return ""
 
     def __repr__(self) -> str:
         return f"<entity type {self.name}>"
