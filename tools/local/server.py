@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from lib.endpoints import is_loopback
 from lib.log import fields
 from lib.web import MAX_PAYLOAD_BYTES
+from tools.local.routes import route_urls
 from tools.local.runner import LocalAction, tool_logger
 from tools.local.web_actions import WebActions
 from tools.local.web_types import WebRequest, WebResponse, error_answer
@@ -137,4 +138,7 @@ class WebActionServer(LoopbackService):
         return _WebServer(self._address, self.web_actions)
 
     def action_urls(self) -> list[str]:
-        return [self.url + self.web_actions.url_path(a) for a in self.web_actions.actions.values()]
+        """Each web action's URL, then each API route's (``GET http://…/api/club/books``)."""
+        served = self.web_actions.actions.values()
+        return [*(self.url + self.web_actions.url_path(a) for a in served),
+                *route_urls(served, self.url)]

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lib.web import MAX_PAYLOAD_BYTES
+from tools.local.routes import gateway_request
 from tools.local.runner import Activation, EnvironmentValueError, LocalAction, Outcome, invoke
 from tools.local.web_request import action_arguments, authorized
 from tools.local.web_result import project
@@ -57,6 +58,10 @@ class WebActions:
         return f"{WEB_PREFIX}{self.namespace}/{action.action.package}/{action.action.name}"
 
     def respond(self, request: WebRequest) -> WebResponse:
+        routed = gateway_request(self.actions.values(), self.namespace, request)
+        if isinstance(routed, WebResponse):  # the API gateway's 404
+            return routed
+        request = routed or request  # an API route: the request it makes of its web action
         try:
             route = self.route(urlsplit(request.target).path)
             if len(request.body) > MAX_PAYLOAD_BYTES:
