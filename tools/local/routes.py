@@ -1,11 +1,12 @@
 """The manifest's API gateway routes, answered locally as the gateway answers them.
 
 ``METHOD /api/<basepath><relpath>`` becomes the request the gateway sends the route's web
-action: ``json`` (or another non-http type) calls ``<action>.json`` and answers its result;
-``http`` calls ``<action>.http`` with the request path, so ``__ow_path`` is
+action: a ``json`` (``text``, ``html``, ``svg``) route calls ``<action>.json`` (…) and answers
+what it projects; ``http`` calls ``<action>.http`` with the request path, so ``__ow_path`` is
 ``/<basepath><relpath>`` with the actual values. Path parameters (``{isbn}``) match one
 segment. A path the manifest does not declare, or a method its path lacks, is the gateway's
-404. The web-action rules then apply unchanged (tools/local/web_actions.py).
+404 (under ``/api/v1/``, OpenWhisk's own, the web server's answer). The web-action rules
+then apply unchanged (tools/local/web_actions.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tools.local.web_types import WebRequest, WebResponse
 
 GATEWAY_PREFIX = "/api"
 WEB_PREFIX = "/api/v1/web/"  # the web actions' own URLs, which a route never shadows
+CONTROLLER_PREFIX = "/v1/"  # after /api: OpenWhisk's own paths
 NOT_FOUND = {"status": 404, "message": "Error: Not found."}
 NO_VERB = {"status": 404, "message": "Error: Whoops. Verb not supported."}
 _PARAMETER = re.compile(r"\\\{[A-Za-z_][A-Za-z0-9_]*\\\}")
@@ -43,8 +45,8 @@ def gateway_request(actions: Iterable[LocalAction], namespace: str,
     path = path[len(GATEWAY_PREFIX):]
     matched = [(local, route) for local in actions for route in local.action.routes
                if _pattern(route.path).fullmatch(path)]
-    if not matched:
-        return _answer(NOT_FOUND)
+    if not matched:  # OpenWhisk's own /api/v1/… keeps the web server's answer
+        return None if path.startswith(CONTROLLER_PREFIX) else _answer(NOT_FOUND)
     found = next(((local, route) for local, route in matched
                   if route.method == request.method.upper()), None)
     if found is None:
