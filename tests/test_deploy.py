@@ -119,7 +119,7 @@ def test_deploy_puts_the_package_then_the_action_and_prints_the_web_url(
         "parameters": [{"key": "name", "value": "world"}, {"key": "API_SECRET", "value": SECRET}],
         "annotations": [{"key": "web-export", "value": True}, {"key": "raw-http", "value": False},
                         {"key": "final", "value": True}, managed],
-        "limits": {"timeout": 30000, "memory": 256},
+        "limits": {"timeout": 30000, "memory": 256, "logs": 10},
     }
     assert "__main__.py" in zip_names(base64.b64decode(action["exec"]["code"]))
     assert out.splitlines() == [

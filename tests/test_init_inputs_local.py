@@ -119,7 +119,8 @@ def test_a_value_is_exported_as_the_runtime_exports_it(value: object, expected: 
 def test_under_final_a_web_request_cannot_name_an_init_input(project: pathlib.Path) -> None:
     env = load_env(project / ".env")
     manifest = load_manifest(project / "manifest.yaml", env)
-    web = dataclasses.replace(action_named(manifest, "report"), web="yes")  # final, as web: yes
+    web = dataclasses.replace(action_named(manifest, "report"), web="yes",
+                              web_given=True)  # final, as web: yes
     local = local_action(manifest, web, env)
     request = WebRequest("GET", "/x?INIT_SECRET=mine", {})
 

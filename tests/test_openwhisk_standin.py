@@ -70,7 +70,10 @@ def test_root_lists_the_runtimes_without_credentials(ow: OpenWhiskStandIn) -> No
     answer = requests.get(ow.apihost + "/", timeout=10)
     kinds = {family: [entry["kind"] for entry in entries]
              for family, entries in answer.json()["runtimes"].items()}
-    assert kinds == {"python": ["python:3.10", "python:3.11"], "nodejs": ["nodejs:20"]}
+    assert kinds == {"python": ["python:3.10", "python:3.11"],
+                     "nodejs": ["nodejs:20", "nodejs:18"], "java": ["java:8"]}
+    limits = answer.json()["limits"]
+    assert (limits["max_action_duration"], limits["max_action_memory"]) == (300_000, 512 * 2**20)
 
 
 def test_the_runtimes_can_be_chosen() -> None:

@@ -46,7 +46,7 @@ class ActionsApi:
         given = self._parse_exec(body["exec"]) if "exec" in body else None
         parameters = parse_entries(body, "parameters")
         annotations = parse_entries(body, "annotations") or {}
-        limits, dropped = parse_limits(body), body.get("delAnnotations") or []
+        limits, dropped = parse_limits(body, self.store.limits), body.get("delAnnotations") or []
         if not isinstance(dropped, list) or not all(isinstance(key, str) for key in dropped):
             raise Reject(400, f"{MALFORMED}delAnnotations must be an array of strings")
 
@@ -128,6 +128,15 @@ class ActionsApi:
                 raise Reject(400, MALFORMED + "'components' must be an array")
             return {"kind": kind, "components": [
                 "/" + "/".join(fqn(name, self.store.namespace)) for name in components]}
+        if kind == "blackbox":  # a docker image, with code of its own or none
+            image, code = value.get("image"), value.get("code")
+            if not isinstance(image, str) or not image.strip():
+                raise Reject(400, MALFORMED + "'image' must be a string defined in 'exec' for "
+                                              "'blackbox' actions")
+            return {"kind": kind, "image": image,
+                    **({"code": code, "binary": _is_base64(code)} if isinstance(code, str)
+                       else {}),
+                    **({"main": value["main"]} if isinstance(value.get("main"), str) else {})}
         family, _, version = kind.partition(":")
         if version == "default" and kinds.get(family):
             kind = kinds[family][0]
@@ -143,9 +152,7 @@ class ActionsApi:
         if main is not None and not isinstance(main, str):
             raise Reject(400, f"{MALFORMED}if defined, 'main' be a string in 'exec' for '{kind}' "
                               "actions")
-        text = code.strip()  # the server decides "binary" itself
-        binary = bool(text) and len(text) % 4 == 0 and bool(_BASE64.match(text))
-        return {"kind": kind, "code": code, "binary": binary,
+        return {"kind": kind, "code": code, "binary": _is_base64(code),
                 **({"main": main} if main is not None else {})}
 
     def _check_sequence(self, docid: str, components: list[str]) -> None:
@@ -171,3 +178,8 @@ class ActionsApi:
             count += self._atomic_actions(docid, inner) if inner is not None else 1
         return count
 
+
+def _is_base64(code: str) -> bool:
+    """The server decides "binary" itself, from the code."""
+    text = code.strip()
+    return bool(text) and len(text) % 4 == 0 and bool(_BASE64.match(text))

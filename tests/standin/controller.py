@@ -104,4 +104,15 @@ class Controller:
         runtimes = {family: [{"kind": kind, "default": index == 0, "deprecated": False}
                              for index, kind in enumerate(kinds)]
                     for family, kinds in self.store.kinds.items()}
-        return {"description": "OpenWhisk stand-in", "api_paths": [API], "runtimes": runtimes}
+        limits = self.store.limits
+        megabyte = 1024 * 1024
+        return {"description": "OpenWhisk stand-in", "api_paths": [API], "runtimes": runtimes,
+                "limits": {  # as the real controller reports them: ms, and bytes
+                    "actions_per_minute": 120, "triggers_per_minute": 60,
+                    "concurrent_actions": 100, "sequence_length": 50,
+                    "min_action_duration": limits["timeout"][0],
+                    "max_action_duration": limits["timeout"][1],
+                    "min_action_memory": limits["memory"][0] * megabyte,
+                    "max_action_memory": limits["memory"][1] * megabyte,
+                    "min_action_logsize": limits["logs"][0] * megabyte,
+                    "max_action_logsize": limits["logs"][1] * megabyte}}

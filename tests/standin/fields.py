@@ -67,15 +67,16 @@ def parse_publish(body: Doc, old: Doc | None) -> bool:
     return publish
 
 
-def parse_limits(body: Doc) -> dict[str, int]:
-    """The limits sent, each checked against stock OpenWhisk's bounds; unknown ones ignored."""
+def parse_limits(body: Doc, bounds: Mapping[str, tuple[Any, ...]] = LIMITS) -> dict[str, int]:
+    """The limits sent, each checked against the server's bounds (stock OpenWhisk's unless it
+    was configured otherwise); unknown ones ignored."""
     given, read = body.get("limits") or {}, {}
     if not isinstance(given, dict):
         raise Reject(400, f"{MALFORMED}limits malformed")
     for name, value in given.items():
-        if name not in LIMITS:
+        if name not in bounds:
             continue
-        low, high, _, what, unit = LIMITS[name]
+        low, high, _, what, unit = bounds[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
             raise Reject(400, f"{MALFORMED}{name} limit must be whole number")
         if not low <= int(value) <= high:

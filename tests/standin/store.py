@@ -8,11 +8,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tests.standin.fields import docid_of, entries_of
+from tests.standin.fields import LIMITS, docid_of, entries_of
 from tests.standin.runs import Handler
 from tests.standin.wire import CONFORMANCE, Doc, Entries, Reject, Request
 
-KINDS = {"python": ("python:3.10", "python:3.11"), "nodejs": ("nodejs:20",)}  # first: default
+# Each family's kinds, its default first.
+KINDS = {"python": ("python:3.10", "python:3.11"), "nodejs": ("nodejs:20", "nodejs:18"),
+         "java": ("java:8",)}
 LIST_LIMIT, MAX_LIST_LIMIT = 30, 200
 COLLECTIONS = ("actions", "packages", "triggers", "rules")
 
@@ -23,6 +25,7 @@ class Store:
     def __init__(self, namespace: str, auth: str) -> None:
         self.namespace, self.auth = namespace, auth
         self.kinds: dict[str, tuple[str, ...]] = dict(KINDS)
+        self.limits: dict[str, tuple[Any, ...]] = dict(LIMITS)  # a test may widen them
         self.packages: dict[str, Doc] = {}
         self.actions: dict[str, Doc] = {}
         self.triggers: dict[str, Doc] = {}

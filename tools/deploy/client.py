@@ -24,6 +24,7 @@ from lib.errors import ActionError
 from lib.redact import KnownSecrets
 from tools.deploy.credentials import Credentials
 from tools.errors import EXIT_FAILED, ToolError
+from tools.runtimes.kinds import server_defaults
 
 SERVICE = "OpenWhisk"
 API = "/api/v1"
@@ -102,6 +103,7 @@ def activations_path(namespace: str, *parts: str) -> str:
 class Server:
     kinds: frozenset[str]
     ranges: dict[str, tuple[int, int, str]]  # the action limits it reports, as the manifest's
+    defaults: dict[str, str]  # each family's default kind
 
 
 # GET / reports durations in ms, memory and log sizes in bytes; the manifest has MB.
@@ -292,7 +294,8 @@ class Client:
             entry["kind"] for family in runtimes.values() if isinstance(family, list)
             for entry in family if isinstance(entry, dict) and isinstance(entry.get("kind"), str))
         limits = body.get("limits")
-        return Server(kinds, server_ranges(limits if isinstance(limits, dict) else {}))
+        return Server(kinds, server_ranges(limits if isinstance(limits, dict) else {}),
+                      server_defaults(runtimes))
 
     def namespace(self) -> str:
         """The caller's own namespace, which ``_`` stands for."""

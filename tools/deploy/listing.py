@@ -51,10 +51,11 @@ def list_project(manifest: Manifest, env: dict[str, str], options: Options | Non
     """Prints each entity of the project, its state and its web URL; the exit status."""
     options = options or Options()
     target = Target.find(env, manifest, options, out)
+    namespace = target.connect()
+    manifest = target.manifest  # with the server's default kinds
     # Comparing needs the code's digest, not its import: list runs no project code.
     built = build_project(manifest, project_name(manifest, options),
                           replace(options.build, load_check=False))
-    namespace = target.connect()
     desired = plan(manifest, built.artifacts, namespace, built.managed)
     urls = web_entity_urls(manifest, target.credentials.apihost, namespace)
     rows = rows_of(Syncer(target.client, namespace), desired, built.project, urls)

@@ -64,6 +64,8 @@ def render_manifest(manifest: Manifest, env: Mapping[str, str], *, show_secrets:
     line deploy prints, by their value wherever else it appears (the AUTH key too).
     """
     out = out or sys.stdout
+    for note in offline_notes(manifest):  # beside the YAML, which stays a manifest
+        print(f"note: {note}", file=sys.stderr)
     text = render(manifest, show_secrets=show_secrets)
     if not show_secrets:
         credentials = credentials_for(env, Connection(), optional=True)
@@ -74,6 +76,14 @@ def render_manifest(manifest: Manifest, env: Mapping[str, str], *, show_secrets:
     write_private(output, text)
     print(f"wrote {output} (mode 0600)", file=out)
     return EXIT_OK
+
+
+def offline_notes(manifest: Manifest) -> list[str]:
+    """The manifest's warnings, and each kind that stands in for a server's default."""
+    return [*manifest.warnings,
+            *(f"{action.qualified_name}: {action.kind} is stock OpenWhisk's default "
+              f"{action.default_of} kind, standing in for the server's (a deploy asks it)"
+              for action in manifest.actions() if action.default_of)]
 
 
 def build(manifest: Manifest, out_dir: pathlib.Path, options: BuildOptions | None = None,
@@ -93,11 +103,16 @@ def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Option
     built = build_project(manifest, project_name(manifest, options), options.build)
     if options.dry_run or credentials is None:
         return _dry_run(manifest, built, credentials, console)
-    plan(manifest, built.artifacts, OWN_NAMESPACE, built.managed)  # every limit checked first
+    plan(manifest, built.artifacts, OWN_NAMESPACE, built.managed)  # every size checked first
     target = Target(credentials, manifest, options, console=console)
     namespace = target.connect()
+    if target.manifest != manifest:  # the server's default kind for a family: built for it
+        manifest = target.manifest
+        built = build_project(manifest, built.project, options.build)
     desired = plan(manifest, built.artifacts, namespace, built.managed)
     console.line(f"Deploying project {built.project} to {target.described()}")
+    for warning in manifest.warnings:
+        console.line(f"Warning: {warning}")
     for warning in made_web_warnings(manifest):
         console.line(warning)
     progress = Progress()
@@ -181,6 +196,8 @@ def _dry_run(manifest: Manifest, built: Built, credentials: Credentials | None,
              console: Console) -> int:
     check_limits(manifest)  # no server to ask: stock OpenWhisk's ranges
     apihost, namespace = _shown_target(credentials, console)
+    for note in offline_notes(manifest):
+        console.line(f"Note: {note}")
     kinds = ", ".join(sorted({action.kind for action in manifest.actions()}))
     console.line(f"GET {apihost}/  (checks that the server runs {kinds})")
     if namespace == OWN_NAMESPACE:

@@ -24,7 +24,8 @@ from tools.deploy.entity_types import ConfigError
 from tools.deploy.gateway import has_gateway
 from tools.manifest import Manifest
 from tools.manifest.model import LIMIT_RANGES
-from tools.runtimes import runtime
+from tools.runtimes import RUNTIMES, family, runtime
+from tools.runtimes.kinds import BLACKBOX
 from tools.terminal import escape_controls, is_terminal
 
 
@@ -143,9 +144,11 @@ class Target:
         return self._namespace
 
     def connect(self) -> str:
-        """Checks that the server runs the manifest's kinds; the real namespace."""
+        """Checks that the server runs the manifest's kinds and allows its limits, with the
+        server's default kinds standing in where the manifest names only a family (then in
+        :attr:`manifest`); the real namespace."""
         if self.manifest is not None:
-            preflight(self.client, self.manifest)
+            self.manifest = preflight(self.client, self.manifest)
         return self.namespace
 
     def described(self) -> str:
@@ -153,23 +156,30 @@ class Target:
                 f"{self.credentials.source})")
 
 
-def preflight(client: Client, manifest: Manifest) -> None:
-    """What the server must allow before anything is sent: each action's kind and limits."""
+def preflight(client: Client, manifest: Manifest) -> Manifest:
+    """What the server must allow before anything is sent: each action's kind and limits;
+    the manifest with the server's default kinds for the families it names alone."""
     server = client.server()
+    manifest = manifest.with_default_kinds(server.defaults)
     for action in manifest.actions():
-        if action.kind not in server.kinds:
-            found = runtime(action.kind)
-            family = ", ".join(sorted(k for k in server.kinds
-                                      if k.startswith(f"{found.family}:")))
+        kind_family = family(action.kind)
+        if action.kind not in server.kinds and action.kind != BLACKBOX:  # docker: any server
+            same = ", ".join(sorted(k for k in server.kinds if family(k) == kind_family))
+            label = runtime(action.kind).label if kind_family in RUNTIMES else kind_family
             raise ConfigError(f"action {action.qualified_name}: {client.credentials.apihost} "
-                              f"does not run {action.kind} (its {found.label} kinds: "
-                              f"{family or 'none'}); change runtime in the manifest")
+                              f"does not run {action.kind} (its {label} kinds: "
+                              f"{same or 'none'}); change runtime in the manifest")
+        if not runtime(action.kind).supports(action.kind):
+            raise ConfigError(f"action {action.qualified_name}: the server's default "
+                              f"{kind_family} kind is {action.kind}, and this tool deploys "
+                              f"{runtime(action.kind).described}; name a kind in the manifest")
     check_limits(manifest, {**LIMIT_RANGES, **server.ranges})
     if manifest.routes() and not has_gateway(client):
         raise ConfigError(f"{client.credentials.apihost} has no API gateway (the "
                           "/whisk.system/apimgmt actions that wsk api calls answer 404), so the "
                           "manifest's apis: cannot be deployed there; remove them, or deploy to "
                           "an OpenWhisk with its API gateway installed")
+    return manifest
 
 
 def check_limits(manifest: Manifest, ranges: Mapping[str, tuple[int, int, str]] = LIMIT_RANGES

@@ -96,10 +96,10 @@ def deploy_once(source: ProjectSource, options: Options, out: TextIO) -> Manifes
         manifest = source.load(env)
         console.secrets = project_secrets(manifest, credentials)
         assert credentials is not None  # not optional: none found is an error
-        built = build_project(manifest, project_name(manifest, options), options.build)
         target = Target(credentials, manifest, options, console=console)
         namespace = target.connect()
-        desired = plan(manifest, built.artifacts, namespace, built.managed)
+        built = build_project(target.manifest, project_name(manifest, options), options.build)
+        desired = plan(target.manifest, built.artifacts, namespace, built.managed)
         sync(Syncer(target.client, namespace, force=options.force, adopt=options.adopt),
              desired, built.project,
              prune=prunes(manifest, options), progress=progress,

@@ -112,7 +112,7 @@ def prepare(manifest: Manifest, env: Mapping[str, str],
     its URLs, and its
     credentials for the inputs an action declares. Secret-named values are masked from here on.
     """
-    runnable = [action for action in manifest.actions() if runtime(action.kind).runs_locally]
+    runnable = [action for action in manifest.actions() if runtime(action.kind).runs(action)]
     if emulator is None:
         actions = [local_action(manifest, action, env) for action in runnable]
     else:

@@ -105,7 +105,7 @@ class LocalAction:
 def find_action(manifest: Manifest, wanted: str) -> Action:
     """The manifest's action whose code is the module ``wanted`` (``actions.generic``), else
     the one named ``wanted`` (``package/action`` or ``action``)."""
-    for matches in ((lambda a: a.code.module == wanted),
+    for matches in ((lambda a: getattr(a.code, "module", None) == wanted),
                     (lambda a: wanted in (a.qualified_name, a.name))):
         found = [action for action in manifest.actions() if matches(action)]
         if len(found) == 1:
@@ -114,7 +114,8 @@ def find_action(manifest: Manifest, wanted: str) -> Action:
             names = ", ".join(action.qualified_name for action in found)
             raise RunnerError(f"{manifest.path}: several actions run or are named {wanted} "
                               f"({names}); name one as package/action")
-    known = ", ".join(f"{a.qualified_name} ({a.code.module})" for a in manifest.actions())
+    known = ", ".join(f"{a.qualified_name} ({getattr(a.code, 'module', a.kind)})"
+                      for a in manifest.actions())
     raise RunnerError(f"{manifest.path}: no action runs the module {wanted} or is named "
                       f"{wanted} (actions: {known or 'none'})")
 

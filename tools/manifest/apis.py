@@ -84,7 +84,8 @@ def _with_routes(entity: Entity, routes: list[Route]) -> Any:
     if not routes:
         return entity
     web = "yes" if any(route.made_web for route in routes) else entity.web
-    return replace(entity, web=web, routes=(*entity.routes, *routes))
+    return replace(entity, web=web, web_given=entity.web_given or web != entity.web,
+                   routes=(*entity.routes, *routes))
 
 
 def _path(reader: FieldReader, text: str, where: str, what: str) -> str:

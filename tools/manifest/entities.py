@@ -17,16 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tools.manifest.actions import read_action
 from tools.manifest.apis import read_routes
 from tools.manifest.model import Action, ActionSequence, Binding, Rule, Trigger
 from tools.manifest.reader import ENTITY_NAME, FieldReader
 from tools.manifest.values import type_name
-from tools.runtimes import ActionCode, CodeError, runtime
 
 PACKAGE_KEYS = ("actions", "sequences", "triggers", "rules", "dependencies", "inputs",
                 "annotations", "license", "version", "apis")
-ACTION_KEYS = ("function", "runtime", "kind", "main", "web", "web-export", "inputs",
-               "annotations", "limits", "include")
 SEQUENCE_KEYS = ("actions", "web", "web-export", "annotations")
 TRIGGER_KEYS = ("inputs", "annotations", "feed")
 RULE_KEYS = ("trigger", "action")
@@ -81,33 +79,7 @@ class EntityReader(FieldReader):
         return draft
 
     def action(self, package: str, name: str, value: Any, where: str) -> Action:
-        body = self.mapping(value, where, ACTION_KEYS)
-        init: set[str] = set()
-        inputs = self.inputs(body.get("inputs"), f"{where}.inputs", init)
-        kind = self.kind(self.synonym(body, where, "runtime", "kind"), where)
-        return Action(
-            package=package,
-            name=name,
-            code=self.code(kind, body.get("function"), f"{where}.function"),
-            kind=kind,
-            main=self.main(body.get("main", "main"), f"{where}.main"),
-            web=self.web(self.synonym(body, where, "web", "web-export")),
-            inputs=inputs,
-            annotations=self.web_annotations(body.get("annotations"), f"{where}.annotations"),
-            limits=self.limits(body.get("limits"), f"{where}.limits"),
-            init_inputs=frozenset(init),
-            includes=self.includes(body.get("include"), f"{where}.include"),
-        )
-
-    def code(self, kind: str, value: Any, where: str) -> ActionCode:
-        """The code ``function:`` names, read by the kind's runtime, relative to the file that
-        declares it (as App Builder resolves it)."""
-        if not isinstance(value, str) or not value:
-            raise self.fault(where, "is required: a .py file or a package folder")
-        try:
-            return runtime(kind).read_code(value, self.declaring_file(where).parent)
-        except CodeError as exc:
-            raise self.fault(where, str(exc)) from None
+        return read_action(self, package, name, value, where)
 
     def includes(self, value: Any, where: str) -> tuple[tuple[pathlib.Path, str], ...]:
         """App Builder's ``include: [[glob, folder in the zip]]``: each file the glob matches
@@ -159,6 +131,8 @@ class EntityReader(FieldReader):
             components.append(self.reference(item, at, package))
         return ActionSequence(package=package, name=name, components=tuple(components),
                         web=self.web(self.synonym(body, where, "web", "web-export")),
+                        web_given="web" in body or "web-export" in body,
+                        web_final=self.web_final,
                         annotations=self.web_annotations(body.get("annotations"),
                                                          f"{where}.annotations"))
 

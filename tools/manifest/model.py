@@ -8,7 +8,8 @@ the namespace, as OpenWhisk keeps them. Names inside the project are
 from __future__ import annotations
 
 import pathlib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tools.runtimes import ActionCode
@@ -21,6 +22,7 @@ LIMIT_RANGES: dict[str, tuple[int, int, str]] = {
     "concurrency": (1, 500, "activations"),
 }
 DEFAULT_TIMEOUT_MS = 60_000  # an action's time limit where the manifest sets none
+DEFAULT_LIMITS = {"timeout": DEFAULT_TIMEOUT_MS, "memory": 256, "logs": 10}  # stock OpenWhisk's
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,12 @@ class Limits:
         """Only the limits the manifest sets, so the server keeps its defaults for the rest."""
         return {name: getattr(self, name) for name in LIMIT_RANGES
                 if getattr(self, name) is not None}
+
+    def sent(self) -> dict[str, int]:
+        """What every action write sends: each limit the manifest sets, and the stock default
+        of the rest (concurrency only when set), so that removing a limit from the manifest
+        brings the action back to the default, as App Builder does."""
+        return {**DEFAULT_LIMITS, **self.to_api()}
 
     def outside(self, ranges: dict[str, tuple[int, int, str]]) -> list[str]:
         """``path: must be …`` for each limit set outside ``ranges`` (a server's, or stock)."""
@@ -75,6 +83,8 @@ class _WebEntity:
     web: str  # "yes" | "no" | "raw"
     annotations: dict[str, Any]
     routes: tuple[Route, ...]  # the API gateway routes that call it
+    web_given: bool  # the manifest has a web key (else its annotations say it all)
+    web_final: bool  # web: yes adds final, as wskdeploy does (App Builder does not)
 
     @property
     def qualified_name(self) -> str:
@@ -84,11 +94,18 @@ class _WebEntity:
         """What ``wsk --web`` sets; ``final`` keeps callers from overriding the inputs."""
         if self.web == "no":
             return {}
-        return {"web-export": True, "raw-http": self.web == "raw", "final": True}
+        found: dict[str, Any] = {"web-export": True, "raw-http": self.web == "raw"}
+        return {**found, "final": True} if self.web_final else found
 
     def all_annotations(self) -> dict[str, Any]:
-        """The web annotations, with the user's explicit ones winning."""
-        return {**self.web_annotations(), **self.annotations}
+        """What is deployed: ``web:`` decides ``web-export`` and ``raw-http`` over the same
+        annotations (as wskdeploy's TestComposeActionsForWebAndWebExport has it); a ``final``
+        written among the annotations stays. Without a web key, the annotations as written."""
+        if not self.web_given:
+            return dict(self.annotations)
+        own = {key: value for key, value in self.annotations.items()
+               if key not in ("web-export", "raw-http")}
+        return {**self.web_annotations(), **own}
 
     def stale_annotations(self) -> list[str]:
         """Web annotations an earlier deploy may have left, to delete when web is off."""
@@ -111,6 +128,11 @@ class Action(_WebEntity):
     init_inputs: frozenset[str] = frozenset()  # inputs handed to the container at /init, as env
     includes: tuple[tuple[pathlib.Path, str], ...] = ()  # (a data file, its path in the zip)
     routes: tuple[Route, ...] = ()
+    web_given: bool = True
+    web_final: bool = field(default=True, compare=False)
+    default_of: str = ""  # the family whose default kind ``kind`` stands for ("nodejs")
+    # Keys the peers accept and nothing deploys (description, version …), for render.
+    descriptive: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -123,6 +145,8 @@ class ActionSequence(_WebEntity):
     web: str = "no"
     annotations: dict[str, Any] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
+    web_given: bool = True
+    web_final: bool = field(default=True, compare=False)
 
 
 @dataclass(frozen=True)
@@ -173,6 +197,7 @@ class Manifest:
     bindings: tuple[Binding, ...] = ()
     project: str | None = None  # project.name, or the App Builder app's name
     files: tuple[pathlib.Path, ...] = ()  # every file read for it: includes, package.json
+    warnings: tuple[str, ...] = ()  # what the user should know; nothing that stops a deploy
 
     @property
     def root(self) -> pathlib.Path:
@@ -189,6 +214,17 @@ class Manifest:
         """Every API gateway route, its action's package by package."""
         return [route for entity in (*self.actions(), *self.sequences())
                 for route in entity.routes]
+
+    def with_default_kinds(self, defaults: Mapping[str, str]) -> Manifest:
+        """The manifest with ``defaults`` (family -> a server's default kind) for the actions
+        that name a family alone (``nodejs``, ``nodejs:default``, or none at all)."""
+        def resolved(action: Action) -> Action:
+            kind = defaults.get(action.default_of)
+            return replace(action, kind=kind) if kind and kind != action.kind else action
+
+        packages = tuple(replace(package, actions=tuple(resolved(a) for a in package.actions))
+                         for package in self.packages)
+        return replace(self, packages=packages)
 
     def package(self, name: str) -> Package:
         return next(p for p in self.packages if p.name == name)

@@ -117,7 +117,8 @@ class _Parser(EntityReader):
         if self.unset:
             raise UnsetVariablesError(self.unset, f"{self.path}: ")
         return Manifest(self.path.resolve(), packages, triggers=triggers, rules=rules,
-                        bindings=bindings, project=project, files=tuple(dict.fromkeys(files)))
+                        bindings=bindings, project=project, files=tuple(dict.fromkeys(files)),
+                        warnings=tuple(self.warnings))
 
     def wskdeploy(self, document: dict[str, Any],
                   layout: str) -> tuple[list[tuple[str, Any]], str | None]:
@@ -137,6 +138,7 @@ class _Parser(EntityReader):
     def app_builder(self, document: dict[str, Any]
                     ) -> tuple[list[tuple[str, Any]], str | None]:
         """Every runtimeManifest: the top one, the application's, each extension's."""
+        self.web_final = False  # aio never adds final to a web action by itself
         sections = []
         if "runtimeManifest" in document:
             sections.append(self.runtime_manifest(document["runtimeManifest"],

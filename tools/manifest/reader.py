@@ -18,7 +18,6 @@ from tools.errors import ManifestError
 from tools.manifest.model import LIMIT_RANGES, Limits
 from tools.manifest.values import CONVERTERS, NOT_JSON, is_json_scalar, type_name
 from tools.manifest.variables import UnsetVariablesError, substitute
-from tools.runtimes import RUNTIMES, runtime_of
 
 TYPED_INPUT_KEYS = frozenset({"type", "value", "default", "description", "required", "init"})
 WEB_VALUES: dict[object, str] = {True: "yes", "true": "yes", "yes": "yes",
@@ -41,6 +40,14 @@ class FieldReader:
         self.env = env
         self.unset: dict[str, list[str]] = {}
         self.declared: dict[str, pathlib.Path] = {}
+        self.warnings: list[str] = []
+        self.web_final = True  # web: yes adds final (wskdeploy); App Builder's layout does not
+
+    def warn(self, message: str) -> None:
+        """Something the user should know that does not stop the load (render and deploy
+        print it)."""
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     # --- where things are ---------------------------------------------------------------------
 
@@ -112,21 +119,6 @@ class FieldReader:
         return f"{where}.{used}", body.get(used)
 
     # --- action settings ----------------------------------------------------------------------
-
-    def kind(self, located: tuple[str, Any], where: str) -> str:
-        at, value = located
-        if value is None:
-            raise self.fault(f"{where}.runtime", "is required, e.g. python:3.11")
-        found = runtime_of(str(value))
-        if found is None or not found.supports(str(value)):
-            deployed = " and ".join(known.described for known in RUNTIMES.values())
-            raise self.fault(at, f"unsupported kind '{value}': this tool deploys {deployed}")
-        return str(value)
-
-    def main(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or not value.isidentifier():
-            raise self.fault(where, f"{value!r} is not a Python function name")
-        return value
 
     def web(self, located: tuple[str, Any]) -> str:
         at, value = located

@@ -19,6 +19,7 @@ import yaml
 
 from lib.redact import redact
 from tools.manifest.model import Action, ActionSequence, Manifest
+from tools.runtimes.as_is import DockerImage, InlineCode
 
 Shown = Callable[[Mapping[str, Any]], dict[str, Any]]
 
@@ -59,8 +60,11 @@ def render(manifest: Manifest, *, show_secrets: bool = False) -> str:
 
 
 def _render_action(action: Action, root: pathlib.Path, shown: Shown) -> dict[str, Any]:
-    entry: dict[str, Any] = {"function": _relative(action.code.path, root),
-                             "runtime": action.kind, "main": action.main, "web": action.web}
+    entry: dict[str, Any] = {**_code(action, root), "runtime": action.kind}
+    if action.main:
+        entry["main"] = action.main
+    if action.web_given:
+        entry["web"] = action.web
     if action.inputs:
         inputs = shown(action.inputs)
         entry["inputs"] = {name: {"value": value, "init": True}
@@ -70,6 +74,7 @@ def _render_action(action: Action, root: pathlib.Path, shown: Shown) -> dict[str
         entry["annotations"] = shown(action.annotations)
     if action.limits.to_api():
         entry["limits"] = action.limits.to_api()
+    entry.update(action.descriptive)
     if action.includes:
         # App Builder's [glob, folder] form, which gives back exactly these files.
         entry["include"] = [[glob.escape(_relative(file, root)),
@@ -78,8 +83,23 @@ def _render_action(action: Action, root: pathlib.Path, shown: Shown) -> dict[str
     return entry
 
 
+def _code(action: Action, root: pathlib.Path) -> dict[str, Any]:
+    """Where the code is: a function path, a docker image (with its code), or inline code."""
+    code = action.code
+    entry: dict[str, Any] = {}
+    if isinstance(code, DockerImage):
+        entry["docker"] = code.image
+    if isinstance(code, InlineCode):
+        entry["code"] = code.text
+    elif code.path is not None:
+        entry["function"] = _relative(code.path, root)
+    return entry
+
+
 def _render_sequence(sequence: ActionSequence, shown: Shown) -> dict[str, Any]:
-    entry: dict[str, Any] = {"actions": ", ".join(sequence.components), "web": sequence.web}
+    entry: dict[str, Any] = {"actions": ", ".join(sequence.components)}
+    if sequence.web_given:
+        entry["web"] = sequence.web
     if sequence.annotations:
         entry["annotations"] = shown(sequence.annotations)
     return entry

@@ -15,20 +15,41 @@ class CodeError(Exception):
 
 
 class ActionCode(Protocol):
-    """An action's code as the manifest declares it, in one of its runtime's forms."""
+    """An action's code as the manifest declares it, in one of its runtime's forms; ``path``
+    is None for code written in the manifest itself."""
 
     @property
-    def path(self) -> pathlib.Path: ...
+    def path(self) -> pathlib.Path | None: ...
 
 
 class Artifact(Protocol):
-    """What a build made of an action's code, ready to be sent."""
+    """What a build made of an action's code: how it is sent (``exec``), shown and compared
+    with what the server holds."""
 
     @property
     def action(self) -> Action: ...
 
     @property
     def sha256(self) -> str: ...
+
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def suffix(self) -> str:
+        """What ``deploy.py build`` names its file: ``.zip``, ``.js`` …"""
+
+    def exec_body(self) -> dict[str, Any]:
+        """The ``exec`` of the action's PUT."""
+
+    def shown_exec(self) -> dict[str, Any]:
+        """``exec`` as a dry run shows it: the code summarised."""
+
+    def progress_note(self) -> str:
+        """A few words after the action's name in the deploy's progress line."""
+
+    def same_exec(self, held: Mapping[str, Any]) -> bool:
+        """Whether the server's ``exec`` already is what this would send."""
 
 
 def family(kind: str) -> str:
@@ -53,6 +74,13 @@ class Runtime:
         """The code ``function: value`` names, relative to ``base``; CodeError if unusable."""
         raise NotImplementedError
 
+    def check_main(self, main: str) -> None:
+        """CodeError when ``main`` cannot name the entry point in this family's code."""
+
+    def runs(self, action: Action) -> bool:
+        """Whether the local runner can run this action here."""
+        return self.runs_locally
+
     def build(self, manifest: Manifest, actions: Sequence[Action], *, vendor: bool,
               pip_args: Sequence[str], say: Callable[[str], None] | None,
               load_check: bool) -> list[Artifact]:
@@ -60,23 +88,8 @@ class Runtime:
         that it loads (never for a dry run)."""
         raise NotImplementedError
 
-    def exec_body(self, artifact: Artifact) -> dict[str, Any]:
-        """The ``exec`` of the action's PUT."""
-        raise NotImplementedError
-
-    def shown_exec(self, artifact: Artifact) -> dict[str, Any]:
-        """``exec`` as a dry run shows it: the code summarised."""
-        raise NotImplementedError
-
-    def note(self, artifact: Artifact) -> str:
-        """A few words after the action's name in the deploy's progress line."""
-        return f" ({artifact.action.kind})"
-
-    def same_exec(self, artifact: Artifact, held: Mapping[str, Any]) -> bool:
-        """Whether the server's ``exec`` already is what ``artifact`` would send."""
-        raise NotImplementedError
-
     def watched_files(self, action: Action, root: pathlib.Path) -> list[pathlib.Path]:
         """The files and folders of project ``root`` whose change means the action must be
         built again."""
-        return [action.code.path, *(path for path, _ in action.includes)]
+        code = [action.code.path] if action.code.path is not None else []
+        return [*code, *(path for path, _ in action.includes)]

@@ -25,7 +25,6 @@ from tools.deploy.entity_types.base import (
     shown,
 )
 from tools.manifest import Manifest
-from tools.runtimes import runtime
 
 if TYPE_CHECKING:
     from tools.deploy.sync import Syncer
@@ -44,8 +43,7 @@ class ActionType(EntityType):
         for package in context.manifest.packages:
             for action in package.actions:
                 artifact = context.artifacts[action.qualified_name]
-                built = runtime(action.kind)
-                exec_ = built.exec_body(artifact)
+                exec_ = artifact.exec_body()
                 code = exec_.get("code")
                 if isinstance(code, str) and len(code) > MAX_CODE_BASE64:
                     raise ConfigError(f"action {action.qualified_name}: the zip is {len(code)} "
@@ -57,13 +55,12 @@ class ActionType(EntityType):
                     "annotations": annotated(action.all_annotations(), context.managed),
                 }
                 check_parameters(body, f"action {action.qualified_name}")
-                if action.limits.to_api():
-                    body["limits"] = action.limits.to_api()
+                body["limits"] = action.limits.sent()
                 if action.stale_annotations():
                     body["delAnnotations"] = action.stale_annotations()
                 found.append(Desired(self, self.entity(action.qualified_name), body,
-                                     {**shown(body), "exec": built.shown_exec(artifact)},
-                                     built.note(artifact), artifact=artifact,
+                                     {**shown(body), "exec": artifact.shown_exec()},
+                                     artifact.progress_note(), artifact=artifact,
                                      package_inputs=package.inputs))
         return found
 
@@ -76,7 +73,7 @@ class ActionType(EntityType):
             return False
         assert desired.artifact is not None
         exec_ = held.get("exec") or {}
-        if not runtime(desired.artifact.action.kind).same_exec(desired.artifact, exec_):
+        if not desired.artifact.same_exec(exec_):
             return False
         limits = held.get("limits") or {}
         if any(limits.get(name) != value for name, value in desired.body.get("limits", {}).items()):

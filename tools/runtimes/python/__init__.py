@@ -1,15 +1,17 @@
 """The Python runtime: a zip per action with ``lib/`` and bytecode, loaded as the runtime
-loads it before it ships, and run locally by importing the action."""
+loads it before it ships, and run locally by importing the action. A Python action given as a
+``.zip`` of its own is shipped as it is."""
 
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from tools.runtimes.base import Runtime
+from tools.runtimes import as_is
+from tools.runtimes.base import ActionCode, Artifact, CodeError, Runtime
 from tools.runtimes.python import code
-from tools.runtimes.python.build import ActionZip, build_zips, code_sha256
+from tools.runtimes.python.build import build_zips
 from tools.runtimes.python.sources import SHARED_PACKAGES
 
 if TYPE_CHECKING:
@@ -25,31 +27,28 @@ class PythonRuntime(Runtime):
     def supports(self, kind: str) -> bool:
         return code.supports(kind)
 
-    def read_code(self, value: str, base: pathlib.Path) -> code.PythonCode:
+    def read_code(self, value: str, base: pathlib.Path) -> ActionCode:
+        if value.lower().endswith(as_is.BINARY_SUFFIXES):
+            return as_is.read_code(value, base)
         return code.read_code(value, base)
+
+    def check_main(self, main: str) -> None:
+        if not main.isidentifier():
+            raise CodeError(f"{main!r} is not a Python function name")
 
     def build(self, manifest: Manifest, actions: Sequence[Action], *, vendor: bool,
               pip_args: Sequence[str], say: Callable[[str], None] | None,
-              load_check: bool) -> list[ActionZip]:
-        return build_zips(manifest, actions=actions, vendor=vendor, pip_args=pip_args, say=say,
-                          load_check=load_check)
+              load_check: bool) -> list[Artifact]:
+        ours = [action for action in actions if isinstance(action.code, code.PythonCode)]
+        built: dict[str, Artifact] = {
+            zip_.action.qualified_name: zip_
+            for zip_ in build_zips(manifest, actions=ours, vendor=vendor, pip_args=pip_args,
+                                   say=say, load_check=load_check)}
+        return [built.get(action.qualified_name) or as_is.artifact_of(action, manifest.root)
+                for action in actions]
 
-    def exec_body(self, artifact: ActionZip) -> dict[str, Any]:
-        action = artifact.action
-        return {"kind": action.kind, "code": artifact.base64(), "main": action.main}
-
-    def shown_exec(self, artifact: ActionZip) -> dict[str, Any]:
-        body = self.exec_body(artifact)
-        return {**body, "code": f"<zip of {len(artifact.data)} bytes, {len(body['code'])} in "
-                                f"base64, sha256 {artifact.sha256}>"}
-
-    def note(self, artifact: ActionZip) -> str:
-        return f" ({artifact.action.kind}, {len(artifact.data)} byte zip)"
-
-    def same_exec(self, artifact: ActionZip, held: Mapping[str, Any]) -> bool:
-        action = artifact.action
-        return (held.get("kind") == action.kind and held.get("main", "main") == action.main
-                and code_sha256(held.get("code")) == artifact.sha256)
+    def runs(self, action: Action) -> bool:
+        return isinstance(action.code, code.PythonCode)
 
     def watched_files(self, action: Action, root: pathlib.Path) -> list[pathlib.Path]:
         return [*super().watched_files(action, root), *(root / name for name in SHARED_PACKAGES)]

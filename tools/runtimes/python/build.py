@@ -34,7 +34,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tools.runtimes.python.code import python_version
 from tools.runtimes.python.load_check import check_loads
@@ -43,6 +43,7 @@ from tools.runtimes.python.store_bundle import store_files
 
 if TYPE_CHECKING:
     from tools.manifest.model import Action, Manifest
+    from tools.runtimes.base import Artifact
 
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
 FILE_MODE = 0o100644  # a regular file, rw-r--r--
@@ -89,6 +90,24 @@ class ActionZip:
     def names(self) -> list[str]:
         with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
             return archive.namelist()
+
+    suffix = ".zip"  # what ``deploy.py build`` names its file
+
+    def exec_body(self) -> dict[str, Any]:
+        return {"kind": self.action.kind, "code": self.base64(), "main": self.action.main}
+
+    def shown_exec(self) -> dict[str, Any]:
+        body = self.exec_body()
+        return {**body, "code": f"<zip of {len(self.data)} bytes, {len(body['code'])} in "
+                                f"base64, sha256 {self.sha256}>"}
+
+    def progress_note(self) -> str:
+        return f" ({self.action.kind}, {len(self.data)} byte zip)"
+
+    def same_exec(self, held: Mapping[str, Any]) -> bool:
+        return (held.get("kind") == self.action.kind
+                and held.get("main", "main") == self.action.main
+                and code_sha256(held.get("code")) == self.sha256)
 
 
 def zip_bytes(files: Mapping[str, bytes]) -> bytes:
@@ -233,11 +252,12 @@ def code_sha256(code: object) -> str | None:
         return None
 
 
-def write_zips(zips: Iterable[ActionZip], out_dir: pathlib.Path) -> list[pathlib.Path]:
-    """``out_dir/<package>/<action>.zip`` for each zip."""
+def write_zips(zips: Iterable[ActionZip | Artifact], out_dir: pathlib.Path
+               ) -> list[pathlib.Path]:
+    """``out_dir/<package>/<action><suffix>`` for each built artifact (``.zip`` for a zip)."""
     written = []
     for built in zips:
-        path = out_dir / built.action.package / f"{built.action.name}.zip"
+        path = out_dir / built.action.package / f"{built.action.name}{built.suffix}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(built.data)
         written.append(path)
