@@ -132,3 +132,17 @@ def test_only_python_actions_run_locally(project):
 
     with LocalClient(project / "manifest.yaml", project / ".env") as client:
         assert [local.action.name for local in client.actions] == ["greet"]
+
+
+def test_a_node_file_with_includes_ships_as_a_zip_of_both(project, ow, capsys):
+    manifest = project / "manifest.yaml"
+    (project / "data.json").write_text('{"a": 1}')
+    manifest.write_text(manifest.read_text().replace(
+        "          function: node/hello.js\n",
+        "          function: node/hello.js\n          include:\n            - [data.json, conf/]\n"))
+    status, out = run(capsys, "deploy")
+    assert status == 0, out
+    held = ow.view("actions", "mixed/hello-js", code="true")["exec"]
+    assert held["binary"]
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(held["code"]))) as archive:
+        assert sorted(archive.namelist()) == ["conf/data.json", "hello.js"]

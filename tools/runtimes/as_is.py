@@ -165,8 +165,8 @@ def artifact_of(action: Action, root: pathlib.Path) -> CodeArtifact:
         raise BuildError(f"{action.qualified_name}: its function {code.path} is outside the "
                          f"project folder {root}")
     try:
-        if isinstance(code, CodeFolder):
-            return CodeArtifact(action, zip_bytes(_folder_files(code.path)), binary=True)
+        if isinstance(code, CodeFolder) or action.includes:
+            return CodeArtifact(action, zip_bytes(_zipped_files(action, code)), binary=True)
         data = _read_capped(code.path)
     except (OSError, UnicodeDecodeError) as exc:
         raise BuildError(f"{action.qualified_name}: cannot read {code.path}: {exc}") from None
@@ -186,6 +186,23 @@ def _read_capped(path: pathlib.Path) -> bytes:
     if len(data) > MAX_CODE_FILE_BYTES:
         raise OSError(f"over OpenWhisk's {MAX_CODE_FILE_BYTES} byte code limit")
     return data
+
+
+def _zipped_files(action: Action, code: ActionCode) -> dict[str, bytes]:
+    """A folder's files, or one source file, with the files the action includes (App
+    Builder's ``include``), as aio zips them."""
+    if isinstance(code, Archive):
+        raise BuildError(f"{action.qualified_name}: include adds files to a zip this tool "
+                         f"builds; {code.path.name} is built already: put them in it")
+    assert code.path is not None
+    files = (_folder_files(code.path) if isinstance(code, CodeFolder)
+             else {code.path.name: _read_capped(code.path)})
+    for source, inside in action.includes:
+        if inside in files:
+            raise BuildError(f"{action.qualified_name}: its include brings {inside}, which the "
+                             "zip already holds")
+        files[inside] = _read_capped(source)
+    return files
 
 
 def _folder_files(folder: pathlib.Path) -> dict[str, bytes]:
