@@ -39,16 +39,18 @@ DEFAULT_AEM_BASE_URL = "https://api.adobeaemcloud.com"
 IMS_HOST_SUFFIXES = (".adobelogin.com",)
 AEM_HOST_SUFFIXES = (".adobeaemcloud.com",)
 
+# The patterns are compiled on first use (re keeps them), not at import: a container judges
+# its endpoints once, in its first call.
 # Visible ASCII only: no space, tab, newline or other control character, nothing non-ASCII
 # (which IDNA would map onto other characters), and no backslash (a path separator to some
 # parsers, part of the host to others).
-_PLAIN_URL = re.compile(r"[\x21-\x5b\x5d-\x7e]+")
+_PLAIN_URL = r"[\x21-\x5b\x5d-\x7e]+"
 # A DNS name of LDH labels (letters, digits, hyphens; no hyphen at either end), no trailing dot.
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
-_DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_DNS_NAME = rf"{_LABEL}(?:\.{_LABEL})*"
 # A last label that reads as a number makes the whole name an IPv4 address to the resolver
 # (127.1, 0x7f.1, 2130706433 all dial 127.0.0.1): then it must be one, written plainly.
-_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
+_NUMERIC_LABEL = r"[0-9]+|0x[0-9a-f]*"
 
 
 def is_loopback(host: str) -> bool:
@@ -71,9 +73,9 @@ def is_plain_host(host: str) -> bool:
         except ValueError:
             return False
         return True
-    if len(host) > 253 or not _DNS_NAME.fullmatch(host):
+    if len(host) > 253 or not re.fullmatch(_DNS_NAME, host):
         return False
-    if _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
+    if re.fullmatch(_NUMERIC_LABEL, host.rsplit(".", 1)[-1]):
         try:
             return str(ipaddress.IPv4Address(host)) == host
         except ValueError:
@@ -112,7 +114,7 @@ def checked_url(variable: str, default: str, host_suffixes: tuple[str, ...]) -> 
 @functools.lru_cache(maxsize=32)  # every invocation asks; the answer for a URL never changes
 def _judged(variable: str, url: str, host_suffixes: tuple[str, ...]) -> str:
     # No message quotes the URL: it may hold a password, and a 500 reaches the caller.
-    if not _PLAIN_URL.fullmatch(url):
+    if not re.fullmatch(_PLAIN_URL, url):
         raise ConfigurationError(
             f"{variable} must be a URL of visible ASCII characters, without spaces, control "
             "characters or backslashes")

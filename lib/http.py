@@ -26,8 +26,6 @@ from typing import Any, NamedTuple
 import requests
 from urllib3.exceptions import ReadTimeoutError
 
-from lib._transport import Adapter, prepare, sending
-from lib._watchdog import watchdog
 from lib.deadline import Deadline
 from lib.errors import ActionError, UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from lib.web import MAX_PAYLOAD_BYTES
@@ -118,6 +116,8 @@ def session() -> requests.Session:
     global _session
     with _session_lock:
         if _session is None:
+            from lib._transport import Adapter  # with the first request, not at import
+
             new = requests.Session()
             new.trust_env = False
             adapter = Adapter(pool_connections=4, pool_maxsize=32, max_retries=0)
@@ -212,7 +212,11 @@ def _send(
     # Straight to the session's transport adapter: Session.request would merge
     # cookies, hooks and environment settings (none used here) at a cost per call
     # above a loopback round trip, and keep cookies from one invocation for the next.
-    # An adapter never follows redirects.
+    # An adapter never follows redirects. The transport loads with the first request, not at
+    # import: the action's import stays light, and a warm call finds it in sys.modules.
+    from lib._transport import prepare, sending
+    from lib._watchdog import watchdog
+
     prepared = prepare(method, url, kwargs)
     remaining = deadline.remaining()
     sending.until = None if remaining is None else time.monotonic() + remaining
