@@ -216,9 +216,9 @@ def test_a_server_that_reports_wider_limits_allows_them(tmp_path: pathlib.Path) 
 FAULTS = [
     # (lines added to the action, or a whole manifest, the path named, words of the message)
     (hello("        colour: blue\n"), f"{ACTION}.colour", "unknown key"),
-    (hello(package_extra="    feeds: {}\n"), "packages.demo.feeds", "unknown key"),
+    (hello(package_extra="    colours: {}\n"), "packages.demo.colours", "unknown key"),
     (hello("        limits: {cpu: 1}\n"), f"{ACTION}.limits.cpu", "unknown key"),
-    (hello() + "extra: 1\n", "extra", "unknown key (known: packages)"),
+    (hello() + "extra: 1\n", "extra", "unknown key (known: packages, project)"),
     (hello(action_lines="        runtime: python:3.11\n"), f"{ACTION}.function", "is required"),
     (hello(action_lines="        function: actions/nothere\n        runtime: python:3.11\n"),
      f"{ACTION}.function", "does not exist"),
@@ -241,10 +241,15 @@ FAULTS = [
     (hello("        limits: {logs: true}\n"), f"{ACTION}.limits.logs", "integer"),
     (hello("        limits: {memory: 256, memorySize: 256}\n"), f"{ACTION}.limits.memorySize",
      "repeats 'memory'"),
-    (hello("        annotations: {require-adobe-auth: true}\n"),
-     f"{ACTION}.annotations.require-adobe-auth", "validator actions"),
-    (hello("        annotations: {require-adobe-auth: 'true'}\n"),
-     f"{ACTION}.annotations.require-adobe-auth", "only false is possible"),
+    (hello("        annotations: {require-whisk-auth: -1}\n"),
+     f"{ACTION}.annotations.require-whisk-auth", "a number out of range is not a valid"),
+    (hello("        annotations: {require-whisk-auth: 9007199254740991}\n"),
+     f"{ACTION}.annotations.require-whisk-auth", "from 1 to 9007199254740990"),
+    (hello("        annotations: {require-whisk-auth: ''}\n"),
+     f"{ACTION}.annotations.require-whisk-auth", "'' is not a valid value"),
+    (hello("        annotations: {require-whisk-auth: null}\n"),
+     f"{ACTION}.annotations.require-whisk-auth", "None is not a valid value"),
+    (hello("        web: raw123\n"), f"{ACTION}.web", "'raw123' is not one of"),
     (hello("        inputs: {X: {type: integer, value: abc}}\n"), f"{ACTION}.inputs.X.value",
      "'abc' is not a valid integer"),
     (hello("        inputs: {X: {type: decimal, value: 1}}\n"), f"{ACTION}.inputs.X.type",
@@ -255,10 +260,9 @@ FAULTS = [
     ("packages:\n  demo:\n    actions:\n      hello: actions/hello\n", ACTION,
      "must be a mapping, not a string"),
     ("packages:\n  'bad/name':\n    actions: {}\n", "packages.bad/name", "not a valid OpenWhisk"),
-    ("packages:\n  demo:\n    actions: {}\n", "packages.demo.actions", "defines no action"),
     ("packages: {}\n", "packages", "defines no package"),
     ("project:\n  name: x\n", "project", "has no 'packages'"),
-    ("project:\n  apiHost: x\n  packages: {}\n", "project.apiHost", "unknown key"),
+    ("project:\n  colour: x\n  packages: {}\n", "project.colour", "unknown key"),
 ]
 
 
@@ -280,7 +284,7 @@ def test_each_fault_names_its_path(tmp_path: pathlib.Path, manifest: str, path: 
 
 @pytest.mark.parametrize(("text", "words"), [
     ("- just\n- a list\n", "must be a mapping with one of packages, project, runtimeManifest"),
-    ("packages: {}\nproject: {}\n", "needs exactly one of"),
+    ("packages: {}\nruntimeManifest: {}\n", "needs exactly one of"),
     ("packages:\n  demo: {}\n  demo: {}\n", "duplicate key 'demo'"),
     ("packages: [unclosed\n", "not valid YAML"),
 ])

@@ -88,6 +88,9 @@ def parser() -> argparse.ArgumentParser:
                         help="send every entity, changed or not")
     deploy.add_argument("--no-prune", dest="prune", action="store_false",
                         help="keep what the project owns and the manifest no longer has")
+    deploy.add_argument("--no-adobe-auth", action="store_true",
+                        help="deploy actions marked require-adobe-auth without it (only "
+                             "Adobe I/O Runtime enforces it; their endpoints are then open)")
     deploy.add_argument("--adopt", action="store_true",
                         help="take over entities whose whisk-managed annotation names another "
                              "project (they become this project's)")
@@ -205,6 +208,7 @@ def _run(args: argparse.Namespace) -> int:
         project=getattr(args, "project", None), force=getattr(args, "force", False),
         prune=getattr(args, "prune", True), allow_http=args.allow_http,
         adopt=getattr(args, "adopt", False),
+        no_adobe_auth=getattr(args, "no_adobe_auth", False),
     ) if args.command in ("deploy", "undeploy") else None
     if args.command == "undeploy" and args.project:
         return operations.undeploy(None, env, options or operations.Options())

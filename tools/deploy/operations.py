@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from lib.redact import is_secret_name
+from tools.deploy import adobe_auth
 from tools.deploy.client import Call, Entity, OpenWhiskError, web_url
 from tools.deploy.credentials import OWN_NAMESPACE, Credentials
 from tools.deploy.entity_types.apis import dry_run_routes, made_web_warnings, route_urls
@@ -28,12 +30,12 @@ from tools.deploy.target import (
     Connection,
     Console,
     Target,
-    check_limits,
     credentials_for,
     project_secrets,
 )
 from tools.errors import EXIT_FAILED, EXIT_OK
 from tools.manifest import Manifest, render
+from tools.manifest.model import LIMIT_RANGES
 from tools.runtimes.python.build import write_zips
 from tools.textfile import write_private
 
@@ -49,6 +51,7 @@ class Options(Connection):
     force: bool = False  # send every entity, changed or not
     prune: bool = True  # delete what the project owns and the manifest no longer has
     adopt: bool = False  # overwrite what another project owns, making it ours
+    no_adobe_auth: bool = False  # deploy require-adobe-auth actions without it, off Adobe's host
 
     @property
     def build(self) -> BuildOptions:
@@ -79,11 +82,33 @@ def render_manifest(manifest: Manifest, env: Mapping[str, str], *, show_secrets:
 
 
 def offline_notes(manifest: Manifest) -> list[str]:
-    """The manifest's warnings, and each kind that stands in for a server's default."""
-    return [*manifest.warnings,
+    """What a look at the manifest alone can tell: its warnings, each kind that stands in for
+    a server's default, and each limit outside stock OpenWhisk's range (a server may allow
+    more: App Builder's hosts take 600000 ms and 2048 MB; a deploy asks the server)."""
+    return [*manifest.warnings, *exposed_secrets(manifest),
             *(f"{action.qualified_name}: {action.kind} is stock OpenWhisk's default "
               f"{action.default_of} kind, standing in for the server's (a deploy asks it)"
-              for action in manifest.actions() if action.default_of)]
+              for action in manifest.actions() if action.default_of),
+            *(f"{manifest.path.name}: {problem} on stock OpenWhisk; the server decides"
+              for action in manifest.actions()
+              for problem in action.limits.outside(LIMIT_RANGES))]
+
+
+def exposed_secrets(manifest: Manifest) -> list[str]:
+    """Web actions whose deployed inputs hold a secret (by its name) that any caller could
+    override: not final, and not an init input."""
+    found = []
+    for action in manifest.actions():
+        annotations = action.all_annotations()
+        if not annotations.get("web-export") or annotations.get("final") is True:
+            continue
+        names = sorted(name for name in manifest.parameters(action)
+                       if is_secret_name(name) and name not in action.init_inputs)
+        if names:
+            found.append(f"{action.qualified_name}: a web action without final: true, so any "
+                         f"caller can override {', '.join(names)}; add final: true, or make "
+                         "them init inputs")
+    return found
 
 
 def build(manifest: Manifest, out_dir: pathlib.Path, options: BuildOptions | None = None,
@@ -100,6 +125,11 @@ def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Option
     """Brings the namespace to the manifest, entity by entity; the exit status."""
     credentials = credentials_for(env, options, optional=options.dry_run)
     console = Console(out, project_secrets(manifest, credentials))
+    manifest, warnings = adobe_auth.for_host(manifest, credentials.apihost if credentials
+                                             else "https://APIHOST",
+                                             without=options.no_adobe_auth)
+    for warning in warnings:
+        console.line(f"Warning: {warning}")
     built = build_project(manifest, project_name(manifest, options), options.build)
     if options.dry_run or credentials is None:
         return _dry_run(manifest, built, credentials, console)
@@ -111,7 +141,7 @@ def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Option
         built = build_project(manifest, built.project, options.build)
     desired = plan(manifest, built.artifacts, namespace, built.managed)
     console.line(f"Deploying project {built.project} to {target.described()}")
-    for warning in manifest.warnings:
+    for warning in (*manifest.warnings, *exposed_secrets(manifest)):
         console.line(f"Warning: {warning}")
     for warning in made_web_warnings(manifest):
         console.line(warning)
@@ -194,7 +224,6 @@ def undeploy(manifest: Manifest | None, env: Mapping[str, str], options: Options
 
 def _dry_run(manifest: Manifest, built: Built, credentials: Credentials | None,
              console: Console) -> int:
-    check_limits(manifest)  # no server to ask: stock OpenWhisk's ranges
     apihost, namespace = _shown_target(credentials, console)
     for note in offline_notes(manifest):
         console.line(f"Note: {note}")

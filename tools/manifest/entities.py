@@ -24,11 +24,18 @@ from tools.manifest.reader import ENTITY_NAME, FieldReader
 from tools.manifest.values import type_name
 
 PACKAGE_KEYS = ("actions", "sequences", "triggers", "rules", "dependencies", "inputs",
-                "annotations", "license", "version", "apis")
+                "annotations", "apis", "public")
 SEQUENCE_KEYS = ("actions", "web", "web-export", "annotations")
-TRIGGER_KEYS = ("inputs", "annotations", "feed")
+TRIGGER_KEYS = ("inputs", "annotations", "feed", "source")
 RULE_KEYS = ("trigger", "action")
 DEPENDENCY_KEYS = ("location", "inputs", "annotations")
+# What the peers accept and nothing deploys (wskdeploy's parsers/yamlparser.go; aio's
+# schema): accepted, kept for render, otherwise ignored. Any other key is still refused.
+DESCRIPTIVE_KEYS = ("description", "version", "license", "namespace", "credential",
+                    "apiHost", "apigwAccessToken", "repositories", "feeds", "rule")
+GITHUB = ("a GitHub dependency needs the network: wskdeploy downloads it and deploys its "
+          "manifest as a package of its own; deploy that project separately, or give a "
+          "shared package to bind as /namespace/package")
 APIS = ("is not supported here: routes are declared under a package (packages.<name>.apis), "
         "as wskdeploy and App Builder read them")
 
@@ -43,6 +50,12 @@ class Draft:
     sequences: list[tuple[ActionSequence, str]] = field(default_factory=list)
     inputs: dict[str, Any] = field(default_factory=dict)
     annotations: dict[str, Any] = field(default_factory=dict)
+    public: bool = False
+    descriptive: dict[str, Any] = field(default_factory=dict)
+
+
+def descriptive(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: body[key] for key in DESCRIPTIVE_KEYS if key in body}
 
 
 class EntityReader(FieldReader):
@@ -55,15 +68,24 @@ class EntityReader(FieldReader):
         self.rules: list[tuple[Rule, str]] = []
         self.bindings: list[tuple[Binding, str]] = []
         self.route_places: dict[tuple[str, str, str], str] = {}  # API routes read so far
+        self.project_inputs: dict[str, Any] = {}  # wskdeploy's project.inputs
 
     def refuse_apis(self, body: dict[str, Any], where: str) -> None:
         if isinstance(body, dict) and "apis" in body:
             raise self.fault(f"{where}.apis" if where else "apis", APIS)
 
+    def named(self, name: str, where: str) -> str:
+        """An entity name, ``$VAR``/``${VAR}`` substituted as wskdeploy substitutes package,
+        sequence, trigger and rule names (an unset one is listed with the others)."""
+        unset_before = len(self.unset)
+        resolved = self.resolve(name, where)
+        return resolved if len(self.unset) > unset_before else self.entity_name(resolved, where)
+
     def package(self, name: str, value: Any, where: str) -> Draft:
-        self.entity_name(name, where)
-        body = self.mapping(value, where, PACKAGE_KEYS)
-        draft = Draft(name, where)
+        name = self.named(name, where)
+        body = self.mapping(value, where, (*PACKAGE_KEYS, *DESCRIPTIVE_KEYS))
+        draft = Draft(name, where, public=self.flag(body.get("public"), f"{where}.public"),
+                      descriptive=descriptive(body))
         for key, read, into in (("actions", self.action, draft.actions),
                                 ("sequences", self.sequence, draft.sequences),
                                 ("triggers", self.trigger, self.triggers),
@@ -71,7 +93,9 @@ class EntityReader(FieldReader):
                                 ("dependencies", self.binding, self.bindings)):
             for entity, spec in self.mapping(body.get(key), f"{where}.{key}").items():
                 at = f"{where}.{key}.{entity}"
-                self.entity_name(entity, at)
+                # Action names stay as written, as in wskdeploy; the others may be $VAR.
+                entity = self.entity_name(entity, at) if key == "actions" else self.named(
+                    entity, at)
                 into.append((read(name, entity, spec, at), at))  # type: ignore[operator]
         draft.inputs = self.inputs(body.get("inputs"), f"{where}.inputs")
         draft.annotations = self.annotations(body.get("annotations"), f"{where}.annotations")
@@ -117,7 +141,7 @@ class EntityReader(FieldReader):
         return tuple(sorted((file, inside) for inside, file in found.items()))
 
     def sequence(self, package: str, name: str, value: Any, where: str) -> ActionSequence:
-        body = self.mapping(value, where, SEQUENCE_KEYS)
+        body = self.mapping(value, where, (*SEQUENCE_KEYS, *DESCRIPTIVE_KEYS))
         at = f"{where}.actions"
         listed = body.get("actions")
         if isinstance(listed, str):
@@ -134,34 +158,43 @@ class EntityReader(FieldReader):
                         web_given="web" in body or "web-export" in body,
                         web_final=self.web_final,
                         annotations=self.web_annotations(body.get("annotations"),
-                                                         f"{where}.annotations"))
+                                                         f"{where}.annotations"),
+                        descriptive=descriptive(body))
 
     def trigger(self, package: str, name: str, value: Any, where: str) -> Trigger:
         """With a feed, the inputs are the feed's (cron …); without, the trigger's parameters."""
-        body = self.mapping(value, where, TRIGGER_KEYS)
+        body = self.mapping(value, where, (*TRIGGER_KEYS, *DESCRIPTIVE_KEYS))
         inputs = self.inputs(body.get("inputs"), f"{where}.inputs")
         annotations = self.annotations(body.get("annotations"), f"{where}.annotations")
-        if body.get("feed") is None:
-            return Trigger(name=name, inputs=inputs, annotations=annotations)
-        feed = self.text(body["feed"], f"{where}.feed", "a feed action")
-        if not self.fully_qualified(feed):
-            raise self.fault(f"{where}.feed", f"{feed!r} is not a fully qualified action name: "
-                                              "/namespace/[package/]action, e.g. "
-                                              "/whisk.system/alarms/alarm")
-        return Trigger(name=name, annotations=annotations, feed=feed, feed_inputs=inputs)
+        at, feed = self.synonym(body, where, "feed", "source")  # source: wskdeploy's old word
+        if feed is None:
+            return Trigger(name=name, inputs=inputs, annotations=annotations,
+                           descriptive=descriptive(body))
+        feed = self.resolve(self.text(feed, at, "a feed action"), at)
+        if not (self.fully_qualified(feed) or _relative_action(feed)):
+            raise self.fault(at, f"{feed!r} is not a feed action: /namespace/[package/]action, "
+                                 "e.g. /whisk.system/alarms/alarm, or binding/action for a "
+                                 "dependency of the project")
+        return Trigger(name=name, annotations=annotations, feed=feed, feed_inputs=inputs,
+                       descriptive=descriptive(body))
 
     def rule(self, package: str, name: str, value: Any, where: str) -> Rule:
-        body = self.mapping(value, where, RULE_KEYS)
-        trigger = self.text(body.get("trigger"), f"{where}.trigger", "a trigger of the project")
+        body = self.mapping(value, where, (*RULE_KEYS, *DESCRIPTIVE_KEYS))
+        trigger = self.resolve(self.text(body.get("trigger"), f"{where}.trigger",
+                                         "a trigger of the project"), f"{where}.trigger")
         action = self.text(body.get("action"), f"{where}.action",
                            "the action or sequence the trigger fires")
         return Rule(name=name, trigger=trigger,
-                    action=self.reference(action, f"{where}.action", package))
+                    action=self.reference(action, f"{where}.action", package),
+                    descriptive=descriptive(body))
 
     def binding(self, package: str, name: str, value: Any, where: str) -> Binding:
-        body = self.mapping(value, where, DEPENDENCY_KEYS)
-        location = self.text(body.get("location"), f"{where}.location",
-                             "the shared package, /namespace/package")
+        body = self.mapping(value, where, (*DEPENDENCY_KEYS, *DESCRIPTIVE_KEYS))
+        location = self.resolve(self.text(body.get("location"), f"{where}.location",
+                                          "the shared package, /namespace/package"),
+                                f"{where}.location")
+        if "github" in location.split("/")[0].lower() or "github.com" in location.lower():
+            raise self.fault(f"{where}.location", f"{location!r}: {GITHUB}")
         parts = location[1:].split("/") if location.startswith("/") else []
         if len(parts) != 2 or not all(ENTITY_NAME.fullmatch(part) for part in parts):
             raise self.fault(f"{where}.location",
@@ -171,7 +204,8 @@ class EntityReader(FieldReader):
         return Binding(name=name, location=location,
                        inputs=self.inputs(body.get("inputs"), f"{where}.inputs"),
                        annotations=self.annotations(body.get("annotations"),
-                                                    f"{where}.annotations"))
+                                                    f"{where}.annotations"),
+                       descriptive=descriptive(body))
 
     def reference(self, text: str, where: str, package: str) -> str:
         """``name`` (the declaring package's), ``package/name``, or ``/ns/[package/]name``."""
@@ -193,3 +227,10 @@ class EntityReader(FieldReader):
     def fully_qualified(name: str) -> bool:
         parts = name[1:].split("/") if name.startswith("/") else []
         return len(parts) in (2, 3) and all(ENTITY_NAME.fullmatch(part) for part in parts)
+
+
+def _relative_action(name: str) -> bool:
+    """``binding/action`` (or ``action``): a feed named relative to the project's namespace,
+    which wskdeploy invokes as ``/<namespace>/binding/action``."""
+    parts = name.split("/")
+    return 1 <= len(parts) <= 2 and all(ENTITY_NAME.fullmatch(part) for part in parts)

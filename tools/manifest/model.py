@@ -147,6 +147,8 @@ class ActionSequence(_WebEntity):
     routes: tuple[Route, ...] = ()
     web_given: bool = True
     web_final: bool = field(default=True, compare=False)
+    # Keys the peers accept and nothing deploys (description, version …), for render.
+    descriptive: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -156,8 +158,10 @@ class Trigger:
     name: str
     inputs: dict[str, Any] = field(default_factory=dict)  # the trigger's parameters
     annotations: dict[str, Any] = field(default_factory=dict)
-    feed: str | None = None  # fully qualified: /whisk.system/alarms/alarm
+    feed: str | None = None  # /whisk.system/alarms/alarm, or binding/action in the namespace
     feed_inputs: dict[str, Any] = field(default_factory=dict)  # cron, trigger_payload …
+    # Keys the peers accept and nothing deploys (description, version …), for render.
+    descriptive: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,8 @@ class Rule:
     name: str
     trigger: str  # a trigger of the project
     action: str  # "package/name" in the project, or "/ns/[package/]action"
+    # Keys the peers accept and nothing deploys (description, version …), for render.
+    descriptive: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,8 @@ class Binding:
     location: str  # "/whisk.system/alarms"
     inputs: dict[str, Any] = field(default_factory=dict)
     annotations: dict[str, Any] = field(default_factory=dict)
+    # Keys the peers accept and nothing deploys (description, version …), for render.
+    descriptive: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,9 @@ class Package:
     inputs: dict[str, Any] = field(default_factory=dict)
     annotations: dict[str, Any] = field(default_factory=dict)
     sequences: tuple[ActionSequence, ...] = ()
+    public: bool = False  # published: other namespaces may bind it
+    # Keys the peers accept and nothing deploys (description, version …), for render.
+    descriptive: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

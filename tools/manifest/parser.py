@@ -37,7 +37,9 @@ from tools.textfile import read_text
 WSKDEPLOY_LAYOUTS = ("packages", "project")
 APP_BUILDER_LAYOUTS = ("runtimeManifest", "application", "extensions")
 LAYOUTS = (*WSKDEPLOY_LAYOUTS, *APP_BUILDER_LAYOUTS)
-PROJECT_KEYS = ("name", "version", "packages")
+# wskdeploy's project keys; all but name, inputs and packages are descriptive or ignored.
+PROJECT_KEYS = ("name", "version", "packages", "inputs", "namespace", "credential", "apiHost",
+                "apigwAccessToken", "config", "description")
 RUNTIME_MANIFEST_KEYS = ("packages",)
 
 
@@ -95,13 +97,13 @@ class _Parser(EntityReader):
         self.refuse_apis(document, "")
         wskdeploy = [key for key in WSKDEPLOY_LAYOUTS if key in document]
         app_builder = [key for key in (*APP_BUILDER_LAYOUTS, INCLUDE) if key in document]
-        if len(wskdeploy) + bool(app_builder) != 1:
+        if bool(wskdeploy) + bool(app_builder) != 1:
             raise ManifestError(f"{self.path}: needs exactly one of {', '.join(LAYOUTS)} "
                                 "at the top (App Builder's may come together), found "
                                 f"{', '.join(wskdeploy + app_builder) or 'none'}")
         files = [self.path.resolve()]
         if wskdeploy:
-            sections, project = self.wskdeploy(document, wskdeploy[0])
+            sections, project = self.wskdeploy(document)
         else:
             includes = IncludeResolver(self)
             sections, project = self.app_builder(includes.expand(document))
@@ -113,6 +115,8 @@ class _Parser(EntityReader):
                 raise self.fault(where, "defines no package")
             drafts += [self.package(name, value, f"{where}.{name}")
                        for name, value in body.items()]
+        for draft in drafts:  # project inputs reach every package; a package's own value wins
+            draft.inputs = {**self.project_inputs, **draft.inputs}
         packages, triggers, rules, bindings = assemble(self, drafts)
         if self.unset:
             raise UnsetVariablesError(self.unset, f"{self.path}: ")
@@ -120,20 +124,25 @@ class _Parser(EntityReader):
                         bindings=bindings, project=project, files=tuple(dict.fromkeys(files)),
                         warnings=tuple(self.warnings))
 
-    def wskdeploy(self, document: dict[str, Any],
-                  layout: str) -> tuple[list[tuple[str, Any]], str | None]:
-        if layout == "packages":
-            self.mapping(document, "", ("packages",))
-            return [("packages", document["packages"])], None
-        self.mapping(document, "", ("project",))
+    def wskdeploy(self, document: dict[str, Any]) -> tuple[list[tuple[str, Any]], str | None]:
+        """``packages:``, ``project: {name, inputs, packages}``, or both, as wskdeploy reads
+        them."""
+        self.mapping(document, "", WSKDEPLOY_LAYOUTS)
+        sections = [("packages", document["packages"])] if "packages" in document else []
+        if "project" not in document:
+            return sections, None
         self.refuse_apis(document["project"], "project")
         section = self.mapping(document["project"], "project", PROJECT_KEYS)
-        if "packages" not in section:
+        if "packages" in section:
+            sections.insert(0, ("project.packages", section["packages"]))
+        elif not sections:
             raise self.fault("project", "has no 'packages'")
+        self.project_inputs = self.inputs(section.get("inputs"), "project.inputs")
         project = None
         if "name" in section:
-            project = self.text(section["name"], "project.name", "the project's name")
-        return [("project.packages", section["packages"])], project
+            project = self.text(self.resolve(section["name"], "project.name"), "project.name",
+                                "the project's name")
+        return sections, project
 
     def app_builder(self, document: dict[str, Any]
                     ) -> tuple[list[tuple[str, Any]], str | None]:

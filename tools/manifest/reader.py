@@ -16,7 +16,7 @@ from typing import Any
 from lib.redact import HIDDEN, is_secret_name
 from tools.errors import ManifestError
 from tools.manifest.model import LIMIT_RANGES, Limits
-from tools.manifest.values import CONVERTERS, NOT_JSON, is_json_scalar, type_name
+from tools.manifest.values import CONVERTERS, NOT_JSON, is_json_scalar, type_name, zero_value
 from tools.manifest.variables import UnsetVariablesError, substitute
 
 TYPED_INPUT_KEYS = frozenset({"type", "value", "default", "description", "required", "init"})
@@ -26,6 +26,7 @@ LIMIT_SYNONYMS = {"timeout": "timeout", "memory": "memory", "memorySize": "memor
                   "logs": "logs", "logSize": "logs", "concurrency": "concurrency"}
 # OpenWhisk's entity name rule (core/entity/EntityPath.scala).
 ENTITY_NAME = re.compile(r"[\w](?:[\w@ .-]{0,254}[\w@.-])?", re.ASCII)
+MAX_WHISK_AUTH = 2**53 - 1  # JavaScript's largest safe integer: the controller's bound
 # An init input becomes an environment variable of the action's process.
 _ENVIRONMENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -107,6 +108,14 @@ class FieldReader:
                                     "and inner spaces; at most 256 characters)")
         return name
 
+    def flag(self, value: Any, where: str) -> bool:
+        """A true/false key (``public``); absent is false."""
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.fault(where, f"must be true or false, not {value!r}")
+        return value
+
     def text(self, value: Any, where: str, what: str) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.fault(where, f"is required: {what}")
@@ -149,13 +158,19 @@ class FieldReader:
                 for key, item in self.mapping(value, where).items()}
 
     def web_annotations(self, value: Any, where: str) -> dict[str, Any]:
-        """An action's or sequence's annotations: App Builder's own auth check is refused."""
+        """An action's or sequence's annotations, ``require-whisk-auth`` checked as wskdeploy
+        checks it: true or false, a non-empty string, or a whole number from 1 to 2^53-2."""
         annotations = self.annotations(value, where)
-        if annotations.get("require-adobe-auth", False) not in (False, "false", "no"):
-            raise self.fault(f"{where}.require-adobe-auth",
-                             "only false is possible: true needs Adobe I/O Runtime's "
-                             "validator actions, which plain OpenWhisk lacks (use "
-                             "require-whisk-auth to protect a web action)")
+        if "require-whisk-auth" in annotations:
+            secret = annotations["require-whisk-auth"]
+            valid = (isinstance(secret, bool)
+                     or (isinstance(secret, str) and secret.strip() != "")
+                     or (isinstance(secret, int) and 0 < secret < MAX_WHISK_AUTH))
+            if not valid:
+                shown = "a number out of range" if isinstance(secret, int) else repr(secret)
+                raise self.fault(f"{where}.require-whisk-auth",
+                                 f"{shown} is not a valid value: true, false, a non-empty "
+                                 f"string, or a whole number from 1 to {MAX_WHISK_AUTH - 1}")
         return annotations
 
     # --- inputs -------------------------------------------------------------------------------
@@ -176,6 +191,8 @@ class FieldReader:
                                              "starting with a digit")
                     init.add(key)  # type: ignore[union-attr]  # init_flag refused None
                 resolved[key] = self.typed_input(item, at)
+            elif isinstance(item, str) and item in CONVERTERS:
+                resolved[key] = zero_value(item)  # ``X: integer``: wskdeploy's typed zero
             else:
                 resolved[key] = self.resolve(item, at)
         return resolved
@@ -200,12 +217,14 @@ class FieldReader:
             raise self.fault(where, "is required but has no value or default")
         unset_before = len(self.unset)
         value = self.resolve(value, source)
-        if len(self.unset) > unset_before or value is None or "type" not in spec:
+        if len(self.unset) > unset_before or "type" not in spec:
             return value
         converter = CONVERTERS.get(spec["type"]) if isinstance(spec["type"], str) else None
         if converter is None:
             raise self.fault(f"{where}.type", f"unknown type {spec['type']!r} "
                                               f"({', '.join(CONVERTERS)})")
+        if value is None:  # a type and nothing else: its zero, as wskdeploy gives it
+            return zero_value(spec["type"])
         try:
             return converter(value)
         except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):

@@ -41,7 +41,8 @@ def assemble(reader: EntityReader, drafts: Iterable[Draft]) -> tuple[
     built = tuple(Package(name=draft.name,
                           actions=tuple(action for action, _ in draft.actions),
                           inputs=draft.inputs, annotations=draft.annotations,
-                          sequences=tuple(sequence for sequence, _ in draft.sequences))
+                          sequences=tuple(sequence for sequence, _ in draft.sequences),
+                          public=draft.public, descriptive=draft.descriptive)
                   for draft in packages.values())
     return built, tuple(triggers.values()), tuple(rules.values()), tuple(bindings.values())
 
@@ -61,12 +62,11 @@ def _merge(reader: EntityReader, drafts: Iterable[Draft]) -> dict[str, Draft]:
             names[entity.name] = (_described(entity), where)
         into.actions += draft.actions
         into.sequences += draft.sequences
+        into.public = into.public or draft.public
+        into.descriptive.update(draft.descriptive)
         for key in ("inputs", "annotations"):
             _merge_values(reader, getattr(into, key), getattr(draft, key), f"{draft.where}.{key}",
                           f"{into.where}.{key}")
-    for draft in merged.values():
-        if not draft.actions and not draft.sequences:
-            raise reader.fault(f"{draft.where}.actions", "defines no action (nor sequence)")
     return merged
 
 
@@ -113,8 +113,11 @@ def _check_sequences(reader: EntityReader, packages: dict[str, Draft],
         sequence.qualified_name: (sequence, where)
         for draft in packages.values() for sequence, where in draft.sequences}
     for sequence, where in sequences.values():
-        for component in sequence.components:
-            _check_target(reader, component, f"{where}.actions", runnable, bindings)
+        for component in sequence.components:  # outside the manifest: the server's to find
+            if not (component.startswith("/") or component in runnable
+                    or component.split("/")[0] in bindings):
+                reader.warn(f"{reader.place(where)}: {component} is not an action of the "
+                            "manifest; it must exist on the server when the sequence is sent")
     # OpenWhisk refuses a sequence that contains itself, however deep.
     done: set[str] = set()
     for start in sequences:

@@ -39,7 +39,9 @@ def render(manifest: Manifest, *, show_secrets: bool = False) -> str:
     shown: Shown = dict if show_secrets else masked
     packages: dict[str, Any] = {}
     for package in manifest.packages:
-        entry: dict[str, Any] = {}
+        entry: dict[str, Any] = dict(package.descriptive)
+        if package.public:
+            entry["public"] = True
         if package.inputs:
             entry["inputs"] = shown(package.inputs)
         if package.annotations:
@@ -102,6 +104,7 @@ def _render_sequence(sequence: ActionSequence, shown: Shown) -> dict[str, Any]:
         entry["web"] = sequence.web
     if sequence.annotations:
         entry["annotations"] = shown(sequence.annotations)
+    entry.update(sequence.descriptive)
     return entry
 
 
@@ -118,10 +121,11 @@ def _render_namespace(manifest: Manifest, shown: Shown) -> dict[str, Any]:
                 entry["inputs"] = shown(inputs)
             if trigger.annotations:
                 entry["annotations"] = shown(trigger.annotations)
-            triggers[trigger.name] = entry
+            triggers[trigger.name] = {**entry, **trigger.descriptive}
         entries["triggers"] = triggers
     if manifest.rules:
-        entries["rules"] = {rule.name: {"trigger": rule.trigger, "action": rule.action}
+        entries["rules"] = {rule.name: {"trigger": rule.trigger, "action": rule.action,
+                                        **rule.descriptive}
                             for rule in manifest.rules}
     if manifest.bindings:
         bindings: dict[str, Any] = {}
@@ -131,7 +135,7 @@ def _render_namespace(manifest: Manifest, shown: Shown) -> dict[str, Any]:
                 entry["inputs"] = shown(binding.inputs)
             if binding.annotations:
                 entry["annotations"] = shown(binding.annotations)
-            bindings[binding.name] = entry
+            bindings[binding.name] = {**entry, **binding.descriptive}
         entries["dependencies"] = bindings
     return entries
 

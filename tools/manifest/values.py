@@ -50,6 +50,11 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def zero_value(type_: str) -> Any:
+    """What wskdeploy gives an input of ``type_`` with no value: ``""``, 0, 0.0, false, {}."""
+    return {"string": "", "integer": 0, "float": 0.0, "boolean": False, "json": {}}[type_]
+
+
 def type_name(value: Any) -> str:
     return {list: "a list", str: "a string", int: "a number", float: "a number",
             bool: "a boolean"}.get(type(value), type(value).__name__)

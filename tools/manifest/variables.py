@@ -47,7 +47,8 @@ def load_env(env_file: pathlib.Path | None) -> dict[str, str]:
 
 
 def substitute(text: str, env: Mapping[str, str], path: str) -> str:
-    """``$VAR`` and ``${VAR}`` anywhere; ``$$`` is a literal ``$``; set-but-empty is kept."""
+    """``$VAR`` and ``${VAR}`` anywhere; ``$$`` is a literal ``$`` (``$${X}`` is ``${X}``);
+    ``${}`` stays; set-but-empty is kept."""
     unset: dict[str, list[str]] = {}
 
     def replace(match: re.Match[str]) -> str:
@@ -55,6 +56,8 @@ def substitute(text: str, env: Mapping[str, str], path: str) -> str:
             return "$"
         if match["open"]:
             raise ManifestError(f"{path}: '${{' is not closed (write $$ for a literal $)")
+        if match["braced"] == "":
+            return "${}"  # no variable: kept as it is, as wskdeploy keeps it
         name = match["bare"] or match["braced"]
         if not _VARIABLE_NAME.fullmatch(name):
             raise ManifestError(f"{path}: '${{{name}}}' is not a variable name")

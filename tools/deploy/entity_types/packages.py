@@ -29,7 +29,7 @@ class PackageType(EntityType):
         for package in context.manifest.packages:
             body = {"parameters": key_values(package.inputs),
                     "annotations": annotated(package.annotations, context.managed),
-                    "publish": False}
+                    "publish": package.public}
             found.append(Desired(self, self.entity(package.name), body, shown(body)))
         return found
 
@@ -38,6 +38,11 @@ class PackageType(EntityType):
 
     def claims(self, entry: Mapping[str, Any], annotations: Mapping[str, Any]) -> Owned | None:
         return None if entry.get("binding") else super().claims(entry, annotations)
+
+
+    def same(self, desired: Desired, held: Mapping[str, Any]) -> bool:
+        return (super().same(desired, held)
+                and held.get("publish", False) is desired.body["publish"])
 
 
 class BindingType(PackageType):

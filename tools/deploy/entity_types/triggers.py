@@ -43,9 +43,11 @@ class TriggerType(EntityType):
             annotations = dict(trigger.annotations)
             feed = None
             if trigger.feed is not None:
-                feed = Feed(trigger.feed, trigger.feed_inputs)
+                # binding/action is the namespace's: /ns/binding/action, as wskdeploy calls it
+                action = qualified(context.namespace, trigger.feed)
+                feed = Feed(action, trigger.feed_inputs)
                 digest = hashlib.sha256(json.dumps(trigger.feed_inputs, sort_keys=True).encode())
-                annotations.update({"feed": trigger.feed, FEED_DIGEST: digest.hexdigest()})
+                annotations.update({"feed": action, FEED_DIGEST: digest.hexdigest()})
             body = {"parameters": key_values(trigger.inputs),
                     "annotations": annotated(annotations, context.managed)}
             found.append(Desired(self, self.entity(trigger.name), body, shown(body),
