@@ -213,3 +213,19 @@ def test_on_adobes_runtime_it_becomes_the_validator_sequence_as_aio_makes_it(
     assert sequence.name == "generic"
     assert sequence.components == ("/adobeio/shared-validators-v1/headless-v2",
                                    f"{action.package}/__secured_generic")
+
+
+def test_an_empty_variable_is_named_and_an_empty_identity_input_refused(
+        tmp_path, monkeypatch, ow, capsys):
+    root = _app_builder(tmp_path, monkeypatch, ow)
+    env_file = root / ".env"
+    env_file.write_text(env_file.read_text().replace("OAUTHS2S_CLIENT_ID=id",
+                                                     "OAUTHS2S_CLIENT_ID="))
+    status, out = run(capsys, "render")
+    assert status == 0, out
+    assert "$OAUTHS2S_CLIENT_ID is set but empty" in out
+    status, out = run(capsys, "deploy")
+    assert status == 2
+    assert "identity inputs set to an empty value" in out
+    assert "generic: OAUTHS2S_CLIENT_ID" in out
+    assert not ow.writes()

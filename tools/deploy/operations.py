@@ -19,10 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from lib.credentials import IDENTITY_FIELDS
 from lib.redact import is_secret_name
 from tools.deploy import adobe_auth
 from tools.deploy.client import Call, Entity, OpenWhiskError, web_url
 from tools.deploy.credentials import OWN_NAMESPACE, Credentials
+from tools.deploy.entity_types import ConfigError
 from tools.deploy.entity_types.apis import dry_run_routes, made_web_warnings, route_urls
 from tools.deploy.plan import BuildOptions, Built, build_artifacts, build_project, plan
 from tools.deploy.sync import Progress, Syncer, declared, feed_calls, sync
@@ -94,6 +96,17 @@ def offline_notes(manifest: Manifest) -> list[str]:
               for problem in action.limits.outside(LIMIT_RANGES))]
 
 
+def check_identity(manifest: Manifest) -> None:
+    """An identity input an action needs, deployed empty, fails every call with a 400 about
+    missing credentials: refused before anything is sent (``.env.example`` leaves them so)."""
+    empty = [f"{action.qualified_name}: {name}" for action in manifest.actions()
+             for name, value in manifest.parameters(action).items()
+             if name in IDENTITY_FIELDS and value == ""]
+    if empty:
+        raise ConfigError("identity inputs set to an empty value (fill them in .env or the "
+                          "shell): " + ", ".join(empty))
+
+
 def exposed_secrets(manifest: Manifest) -> list[str]:
     """Web actions whose deployed inputs hold a secret (by its name) that any caller could
     override: not final, and not an init input."""
@@ -133,6 +146,7 @@ def deploy(manifest: Manifest, env: Mapping[str, str], options: Options = Option
     built = build_project(manifest, project_name(manifest, options), options.build)
     if options.dry_run or credentials is None:
         return _dry_run(manifest, built, credentials, console)
+    check_identity(manifest)
     plan(manifest, built.artifacts, OWN_NAMESPACE, built.managed)  # every size checked first
     target = Target(credentials, manifest, options, console=console)
     namespace = target.connect()

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TextIO
 
 from lib.redact import KnownSecrets
-from tools.deploy.operations import Options, project_name, prunes
+from tools.deploy.operations import Options, check_identity, project_name, prunes
 from tools.deploy.plan import build_project, plan
 from tools.deploy.sync import Progress, Syncer, sync
 from tools.deploy.target import Console, Target, credentials_for, project_secrets
@@ -96,6 +96,7 @@ def deploy_once(source: ProjectSource, options: Options, out: TextIO) -> Manifes
         manifest = source.load(env)
         console.secrets = project_secrets(manifest, credentials)
         assert credentials is not None  # not optional: none found is an error
+        check_identity(manifest)
         target = Target(credentials, manifest, options, console=console)
         namespace = target.connect()
         built = build_project(target.manifest, project_name(manifest, options), options.build)

@@ -236,7 +236,11 @@ class FieldReader:
         """Substitutes variables in every string inside ``value``, noting the unset ones."""
         if isinstance(value, str):
             try:
-                return substitute(value, self.env, where)
+                empty: dict[str, list[str]] = {}
+                resolved = substitute(value, self.env, where, empty)
+                for name in empty:  # .env.example leaves them so: deployed, it is a blank
+                    self.warn(f"{self.place(where)}: ${name} is set but empty")
+                return resolved
             except UnsetVariablesError as exc:
                 for name, paths in exc.variables.items():
                     self.unset.setdefault(name, []).extend(paths)

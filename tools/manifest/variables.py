@@ -46,9 +46,10 @@ def load_env(env_file: pathlib.Path | None) -> dict[str, str]:
     return env
 
 
-def substitute(text: str, env: Mapping[str, str], path: str) -> str:
+def substitute(text: str, env: Mapping[str, str], path: str,
+               empty: dict[str, list[str]] | None = None) -> str:
     """``$VAR`` and ``${VAR}`` anywhere; ``$$`` is a literal ``$`` (``$${X}`` is ``${X}``);
-    ``${}`` stays; set-but-empty is kept."""
+    ``${}`` stays; set-but-empty is kept, and noted in ``empty`` (name -> paths)."""
     unset: dict[str, list[str]] = {}
 
     def replace(match: re.Match[str]) -> str:
@@ -65,6 +66,8 @@ def substitute(text: str, env: Mapping[str, str], path: str) -> str:
         if value is None:
             unset.setdefault(name, [path])
             return ""
+        if value == "" and empty is not None:  # set, but to nothing: worth a word
+            empty.setdefault(name, []).append(path)
         return value
 
     result = _REFERENCE.sub(replace, text)
