@@ -62,11 +62,30 @@ def alarm_project(tmp_path: pathlib.Path, monkeypatch: Any, target: Mapping[str,
     root = tmp_path / "project"
     copy_fixture(HELLO_PROJECT, root)
     shutil.copyfile(FIXTURES / "alarm_project" / "manifest.yaml", root / "manifest.yaml")
-    env = {**HELLO_ENV, **target}
+    return in_project(root, tmp_path, monkeypatch, {**HELLO_ENV, **target})
+
+
+def in_project(root: pathlib.Path, home: pathlib.Path, monkeypatch: Any,
+               env: Mapping[str, str]) -> pathlib.Path:
+    """``root`` as the working directory, its .env holding ``env``, ``home`` as HOME (no
+    ~/.wskprops of the user's); ``root``."""
     (root / ".env").write_text("".join(f"{key}={value}\n" for key, value in env.items()))
     monkeypatch.chdir(root)
-    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(home))
     return root
+
+
+def deploy_cli(capsys: Any, *argv: str, hidden: tuple[str, ...] = ()) -> tuple[int, str]:
+    """``deploy.py`` run with ``argv``: its status and all it printed, which holds no
+    traceback, no AUTH key of the stand-in's and none of ``hidden``."""
+    import deploy
+    from tests.openwhisk_standin import AUTH
+
+    status = deploy.main(list(argv))
+    out, err = capsys.readouterr()
+    for never in ("Traceback", AUTH.partition(":")[2], *hidden):
+        assert never not in out + err, never
+    return status, out + err
 
 
 def action_named(manifest: Manifest, name: str) -> Action:

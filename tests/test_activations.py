@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 import deploy as cli
-from tests.deploy_support import FIXTURES, HELLO_ENV, alarm_project
+from tests.deploy_support import FIXTURES, HELLO_ENV, alarm_project, deploy_cli
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn, Run
 from tools.deploy import activations
 from tools.loopback import LoopbackServer
@@ -30,12 +30,7 @@ def project(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, ow: OpenWhi
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    status = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    assert KEY not in out + err
-    assert SECRET not in out + err
-    return status, out + err
+    return deploy_cli(capsys, *argv, hidden=(SECRET,))
 
 
 def json_log(message: str, **extra: object) -> str:

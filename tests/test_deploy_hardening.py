@@ -14,7 +14,7 @@ import pytest
 
 import deploy as cli
 from bench.tool_faults.hostile_controller import Route, ScriptedController
-from tests.deploy_support import HELLO_ENV, alarm_project
+from tests.deploy_support import HELLO_ENV, alarm_project, deploy_cli
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn, Run
 from tools.deploy import activations, client, watch
 from tools.deploy.client import Client, Entity, OpenWhiskError
@@ -36,11 +36,7 @@ def project(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    status = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    assert KEY not in out + err
-    return status, out + err
+    return deploy_cli(capsys, *argv)
 
 
 # --- a controller of our own making, for answers the stand-in would never give -----------------

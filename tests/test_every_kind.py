@@ -11,8 +11,7 @@ import zipfile
 
 import pytest
 
-import deploy as cli
-from tests.deploy_support import FIXTURES, copy_fixture
+from tests.deploy_support import FIXTURES, copy_fixture, deploy_cli, in_project
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn
 from tools.manifest import load_manifest
 from tools.runtimes.as_is import Archive, CodeFolder, DockerImage, InlineCode, SourceFile
@@ -39,18 +38,11 @@ def project(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
     (root / "node" / "lib").mkdir()
     (root / "node" / "lib" / "exec.zip").write_bytes(_zip({"exec": "#!/bin/sh\necho {}\n"}))
     (root / "node" / "app" / ".env").write_text("SECRET=never-shipped\n")
-    (root / ".env").write_text("".join(f"{k}={v}\n" for k, v in ow.env().items()))
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    return root
+    return in_project(root, tmp_path, monkeypatch, ow.env())
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    status = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    assert KEY not in out + err
-    return status, out + err
+    return deploy_cli(capsys, *argv)
 
 
 def test_each_kind_is_read_in_its_own_form(project: pathlib.Path) -> None:
@@ -139,7 +131,8 @@ def test_a_node_file_with_includes_ships_as_a_zip_of_both(project, ow, capsys):
     (project / "data.json").write_text('{"a": 1}')
     manifest.write_text(manifest.read_text().replace(
         "          function: node/hello.js\n",
-        "          function: node/hello.js\n          include:\n            - [data.json, conf/]\n"))
+        "          function: node/hello.js\n"
+        "          include:\n            - [data.json, conf/]\n"))
     status, out = run(capsys, "deploy")
     assert status == 0, out
     held = ow.view("actions", "mixed/hello-js", code="true")["exec"]

@@ -10,8 +10,7 @@ import shutil
 import pytest
 import requests
 
-import deploy as cli
-from tests.deploy_support import FIXTURES, HELLO_ENV, alarm_project
+from tests.deploy_support import FIXTURES, HELLO_ENV, alarm_project, deploy_cli, in_project
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn
 from tools.deploy import adobe_auth
 from tools.deploy.entity_types import ConfigError
@@ -28,19 +27,11 @@ def peer(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
          ow: OpenWhiskStandIn) -> pathlib.Path:
     root = tmp_path / "peer"
     shutil.copytree(PEER, root)
-    env = {**NAMES, **ow.env()}
-    (root / ".env").write_text("".join(f"{key}={value}\n" for key, value in env.items()))
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    return root
+    return in_project(root, tmp_path, monkeypatch, {**NAMES, **ow.env()})
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    status = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    assert KEY not in out + err
-    return status, out + err
+    return deploy_cli(capsys, *argv)
 
 
 def loaded(root: pathlib.Path):
@@ -157,10 +148,7 @@ def _app_builder(tmp_path, monkeypatch, ow, *, final: bool = True,
                                         f"\n            final: {str(final).lower()}\n"))
     env = {**HELLO_ENV, **ow.env(), "OAUTHS2S_CLIENT_ID": "id", "OAUTHS2S_CLIENT_SECRET": "s",
            "OAUTHS2S_CECREDENTIALS_METASCOPES": "a", "IMS_ORG_ID": "o"}
-    (root / ".env").write_text("".join(f"{key}={value}\n" for key, value in env.items()))
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    return root
+    return in_project(root, tmp_path, monkeypatch, env)
 
 
 def test_app_builder_adds_no_implicit_final_and_the_deploy_says_what_that_exposes(
