@@ -46,7 +46,8 @@ def test_the_tutorial_loads_with_its_function_relative_to_ext_config_yaml() -> N
     assert action.inputs == {"LOG_LEVEL": "debug", **TUTORIAL_ENV}
     assert action.annotations == {"require-adobe-auth": False, "final": True}
     assert manifest.path == TUTORIAL / "app.config.yaml"
-    assert manifest.project == "s2s-access-token"  # package.json's @tutorial/s2s-access-token
+    assert manifest.project == "dx-excshell-1"  # aio's: its first package
+    assert manifest.managed_file == "manifest.yml"  # what aio writes in whisk-managed
     assert (manifest.triggers, manifest.rules, manifest.bindings) == ((), (), ())
 
 
@@ -81,7 +82,7 @@ def test_the_application_and_every_extension_are_merged() -> None:
     assert [s.qualified_name for s in manifest.sequences()] == ["shop/hello-then-report"]
     assert manifest.sequences()[0].components == ("shop/hello", "shop/report")
     assert manifest.package("shop").inputs == {"REGION": "eu"}  # declared twice, alike
-    assert manifest.project == "shop-app"
+    assert manifest.project == "shop"  # the first package, as aio names the project
 
 
 def test_paths_are_relative_to_the_file_that_declares_them() -> None:
@@ -127,17 +128,27 @@ def test_an_include_at_the_top_and_a_top_level_runtime_manifest(tmp_path: pathli
     assert load_manifest(path, {}).actions()[0].code.path == tmp_path / "actions" / "hello.py"
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("@org/app", "app"), ("plain-app", "plain-app"), (None, None)])
-def test_the_project_is_named_after_package_json_without_its_scope(
-        tmp_path: pathlib.Path, name: str | None, expected: str | None) -> None:
+@pytest.mark.parametrize(("package_json", "expected"), [
+    ({"name": "@org/app", "version": "1.0.0"}, "app-1.0.0"),
+    ({"name": "plain-app"}, "plain-app-0.1.0"), ({"version": "2.0.0"}, "unnamed-app-2.0.0"),
+    (None, "unnamed-app-0.1.0")])
+def test_app_package_is_the_apps_name_and_version_as_aio_has_it(
+        tmp_path: pathlib.Path, package_json: dict[str, str] | None, expected: str) -> None:
+    files = {"app.config.yaml": f"application:\n  runtimeManifest:\n    packages:\n"
+                                f"      __APP_PACKAGE__: {{actions: {{a: {ACTION}}}}}\n"}
+    if package_json is not None:
+        files["package.json"] = json.dumps(package_json)
+    manifest = load_manifest(write(tmp_path, files), {})
+    assert ([p.name for p in manifest.packages], manifest.project) == ([expected], expected)
+
+
+def test_otherwise_the_project_is_the_first_package(tmp_path: pathlib.Path) -> None:
     path = write(tmp_path, {
         "app.config.yaml": f"application:\n  runtimeManifest:\n    packages:\n"
-                           f"      p: {{actions: {{a: {ACTION}}}}}\n",
-        "package.json": json.dumps({"version": "1.0.0"} if name is None else {"name": name})})
-    assert load_manifest(path, {}).project == expected
-    (tmp_path / "package.json").unlink()
-    assert load_manifest(path, {}).project is None
+                           f"      first: {{actions: {{a: {ACTION}}}}}\n"
+                           f"      second: {{actions: {{b: {ACTION}}}}}\n",
+        "package.json": json.dumps({"name": "app", "version": "1.0.0"})})
+    assert load_manifest(path, {}).project == "first"
 
 
 @pytest.mark.parametrize(("package_json", "words"), [

@@ -217,3 +217,27 @@ def test_an_empty_variable_is_named_and_an_empty_identity_input_refused(
     assert "identity inputs set to an empty value" in out
     assert "generic: OAUTHS2S_CLIENT_ID" in out
     assert not ow.writes()
+
+
+def test_what_aio_deployed_for_the_app_is_this_projects_to_update_and_prune(
+        tmp_path, monkeypatch, ow, capsys):
+    """aio-lib-runtime names an app's project after its first package (or the app's
+    name-version for __APP_PACKAGE__) and writes file manifest.yml."""
+    _app_builder(tmp_path, monkeypatch, ow)
+    aio = {"key": "whisk-managed", "value": {"projectName": "dx-excshell-1",
+                                             "projectHash": "from-aio", "file": "manifest.yml",
+                                             "projectDeps": []}}
+    base, auth = f"{ow.apihost}/api/v1/namespaces/_", tuple(AUTH.split(":", 1))
+    for path, body in (("packages/dx-excshell-1", {"annotations": [aio]}),
+                       ("actions/dx-excshell-1/retired",
+                        {"exec": {"kind": "nodejs:20", "code": "function main(){}"},
+                         "annotations": [aio]})):
+        assert requests.put(f"{base}/{path}?overwrite=true", json=body, auth=auth,
+                            timeout=10).ok
+    status, out = run(capsys, "deploy")
+    assert status == 0, out  # aio's package is this project's: no --adopt needed
+    assert "pruned    action dx-excshell-1/retired" in out
+    status, out = run(capsys, "undeploy", "--project", "dx-excshell-1")
+    assert status == 0, out
+    assert "deleted action dx-excshell-1/generic" in out
+    assert ow.names("actions") == []

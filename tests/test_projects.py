@@ -220,8 +220,8 @@ def test_the_tutorial_s_app_builder_layout_deploys_and_answers_from_its_zip(
         activation = run_like_openwhisk(
             code, tmp_path, params=[{**inputs, "IMS_ORG_ID": adobe.org_id}], env=adobe.env(),
             action_name="/ns/dx-excshell-1/generic")
-    assert out[-1].startswith("Deployed project ")
-    assert managed["file"] == "app.config.yaml"
+    assert out[-1].startswith("Deployed project dx-excshell-1")  # as aio names it
+    assert (managed["projectName"], managed["file"]) == ("dx-excshell-1", "manifest.yml")
     assert activation.results[0]["statusCode"] == 200, activation.stderr
     assert json.dumps(activation.results[0]).count(adobe.org_id) >= 1
 

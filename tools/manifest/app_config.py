@@ -117,26 +117,31 @@ class IncludeResolver:
         return ManifestError(f"{self.reader.path}: {where}: {message}")
 
 
-def app_name(manifest: pathlib.Path) -> str | None:
-    """The ``name`` of the package.json beside app.config.yaml, without its scope
-    (``@org/app`` -> ``app``), as App Builder names the app; None without one."""
+APP_PACKAGE = "__APP_PACKAGE__"  # aio's placeholder for the app's own package name
+
+
+def app_package(manifest: pathlib.Path) -> str:
+    """``<name>-<version>`` of the package.json beside app.config.yaml (the name without its
+    scope, ``@org/app`` -> ``app``), as aio names the app's package: ``unnamed-app`` and
+    ``0.1.0`` stand in for what it lacks, as they do for aio."""
     path = manifest.resolve().parent / PACKAGE_JSON
-    if not path.is_file():
-        return None
-    try:
-        document = json.loads(read_text(path, ManifestError))
-    except ManifestError as exc:
-        raise ManifestError(f"{manifest}: {exc}") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ManifestError(f"{manifest}: {PACKAGE_JSON} beside it cannot be read for the "
-                            f"app's name: {exc}") from None
-    name = document.get("name") if isinstance(document, dict) else None
-    if name is None:
-        return None
-    if not isinstance(name, str):
-        raise ManifestError(f"{manifest}: {PACKAGE_JSON} beside it: 'name' must be a string, "
-                            f"not {type_name(name)}")
-    return name.rsplit("/", 1)[-1].strip() or None
+    document: Any = {}
+    if path.is_file():
+        try:
+            document = json.loads(read_text(path, ManifestError))
+        except ManifestError as exc:
+            raise ManifestError(f"{manifest}: {exc}") from None
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise ManifestError(f"{manifest}: {PACKAGE_JSON} beside it cannot be read for the "
+                                f"app's name: {exc}") from None
+    found = {}
+    for key, default in (("name", "unnamed-app"), ("version", "0.1.0")):
+        value = document.get(key) if isinstance(document, dict) else None
+        if value is not None and not isinstance(value, str):
+            raise ManifestError(f"{manifest}: {PACKAGE_JSON} beside it: '{key}' must be a "
+                                f"string, not {type_name(value)}")
+        found[key] = (value or "").rsplit("/", 1)[-1].strip() or default
+    return f"{found['name']}-{found['version']}"
 
 
 def _join(where: str, key: Any) -> str:

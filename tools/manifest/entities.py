@@ -19,6 +19,7 @@ from typing import Any
 
 from tools.manifest.actions import read_action
 from tools.manifest.apis import read_routes
+from tools.manifest.app_config import APP_PACKAGE
 from tools.manifest.model import Action, ActionSequence, Binding, Rule, Trigger
 from tools.manifest.reader import ENTITY_NAME, FieldReader
 from tools.manifest.values import type_name
@@ -69,6 +70,8 @@ class EntityReader(FieldReader):
         self.bindings: list[tuple[Binding, str]] = []
         self.route_places: dict[tuple[str, str, str], str] = {}  # API routes read so far
         self.project_inputs: dict[str, Any] = {}  # wskdeploy's project.inputs
+        self.app_package = ""  # what App Builder's __APP_PACKAGE__ stands for
+        self.managed_file: str | None = None  # whisk-managed's file, when not the manifest's
 
     def refuse_apis(self, body: dict[str, Any], where: str) -> None:
         if isinstance(body, dict) and "apis" in body:
@@ -77,6 +80,8 @@ class EntityReader(FieldReader):
     def named(self, name: str, where: str) -> str:
         """An entity name, ``$VAR``/``${VAR}`` substituted as wskdeploy substitutes package,
         sequence, trigger and rule names (an unset one is listed with the others)."""
+        if name == APP_PACKAGE and self.app_package:
+            return self.app_package
         unset_before = len(self.unset)
         resolved = self.resolve(name, where)
         return resolved if len(self.unset) > unset_before else self.entity_name(resolved, where)

@@ -209,6 +209,7 @@ class Manifest:
     project: str | None = None  # project.name, or the App Builder app's name
     files: tuple[pathlib.Path, ...] = ()  # every file read for it: includes, package.json
     warnings: tuple[str, ...] = ()  # what the user should know; nothing that stops a deploy
+    managed_file: str | None = None  # whisk-managed's file, if not the manifest's name (aio)
 
     @property
     def root(self) -> pathlib.Path:

@@ -26,7 +26,13 @@ from typing import Any
 import yaml
 
 from tools.errors import ManifestError
-from tools.manifest.app_config import INCLUDE, PACKAGE_JSON, IncludeResolver, app_name
+from tools.manifest.app_config import (
+    APP_PACKAGE,
+    INCLUDE,
+    PACKAGE_JSON,
+    IncludeResolver,
+    app_package,
+)
 from tools.manifest.entities import Draft, EntityReader
 from tools.manifest.model import Manifest
 from tools.manifest.references import assemble
@@ -41,6 +47,7 @@ LAYOUTS = (*WSKDEPLOY_LAYOUTS, *APP_BUILDER_LAYOUTS)
 PROJECT_KEYS = ("name", "version", "packages", "inputs", "namespace", "credential", "apiHost",
                 "apigwAccessToken", "config", "description")
 RUNTIME_MANIFEST_KEYS = ("packages",)
+AIO_MANAGED_FILE = "manifest.yml"  # what aio writes as whisk-managed's file, whatever it read
 
 
 # Looked for in this order when no --manifest is given: wskdeploy's, then App Builder's.
@@ -122,7 +129,7 @@ class _Parser(EntityReader):
             raise UnsetVariablesError(self.unset, f"{self.path}: ")
         return Manifest(self.path.resolve(), packages, triggers=triggers, rules=rules,
                         bindings=bindings, project=project, files=tuple(dict.fromkeys(files)),
-                        warnings=tuple(self.warnings))
+                        warnings=tuple(self.warnings), managed_file=self.managed_file)
 
     def wskdeploy(self, document: dict[str, Any]) -> tuple[list[tuple[str, Any]], str | None]:
         """``packages:``, ``project: {name, inputs, packages}``, or both, as wskdeploy reads
@@ -165,7 +172,11 @@ class _Parser(EntityReader):
         if not sections:
             raise self.fault("", "no runtimeManifest at the top, under application or under "
                                  "an extension: there is nothing to deploy")
-        return sections, app_name(self.path)
+        # aio's project: the app's package (``__APP_PACKAGE__``), else the first package named
+        self.app_package, self.managed_file = app_package(self.path), AIO_MANAGED_FILE
+        where, first_section = sections[0]
+        first = next(iter(self.mapping(first_section, where)), APP_PACKAGE)
+        return sections, self.named(first, f"{where}.{first}")
 
     def runtime_manifest(self, value: Any, where: str) -> tuple[str, Any]:
         self.refuse_apis(value, where)

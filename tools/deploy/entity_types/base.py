@@ -152,7 +152,7 @@ class EntityType:
 def managed_annotation(project: str, manifest: Manifest, source: bytes) -> dict[str, str]:
     """wskdeploy's ``whisk-managed``: the project, the manifest's hash and file."""
     return {"projectName": project, "projectHash": hashlib.sha256(source).hexdigest(),
-            "file": manifest.path.name}
+            "file": manifest.managed_file or manifest.path.name}
 
 
 def key_values(values: Mapping[str, Any], init: frozenset[str] = frozenset()
