@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import yaml
 
 from tools.errors import ManifestError, UsageError
-from tools.manifest import Manifest, load_env, load_manifest
+from tools.manifest import Manifest
+from tools.project import ProjectSource
 
 TEMPLATES = pathlib.Path(__file__).with_name("templates")
 ACTIONS_FOLDER = "actions"
@@ -218,7 +219,7 @@ def _indented(block: str, spaces: int) -> str:
 
 def _shape(path: pathlib.Path) -> Manifest:
     """The manifest as it loads, with .env where present; an unset $VAR does not matter here."""
-    return load_manifest(path, load_env(path.parent / ".env"), blank_unset=lambda _: True)
+    return ProjectSource(path, path.parent / ".env").load(blank_unset=lambda _: True)
 
 
 def _only_package(manifest: Manifest) -> str:
