@@ -228,6 +228,18 @@ def test_the_access_token_comes_from_wskprops(project, ow, capsys, tmp_path):
             if call.path.startswith(APIMGMT)} == {"from-wskprops"}
 
 
+def test_the_access_token_in_env_file_wins_and_is_never_printed(project, ow, capsys,
+                                                                  tmp_path):
+    (tmp_path / ".wskprops").write_text("APIGW_ACCESS_TOKEN=from-wskprops\n")
+    with (project / ".env").open("a") as env:
+        env.write("APIGW_ACCESS_TOKEN=token-from-dotenv\n")
+    lines = run(capsys, "deploy")
+    assert {call.query.get("accesstoken") for call in ow.calls
+            if call.path.startswith(APIMGMT)} == {"token-from-dotenv"}
+    lines += run(capsys, "deploy", "--dry-run", "--force")
+    assert not any("token-from-dotenv" in line for line in lines)
+
+
 def test_the_apimgmt_actions_answer_as_openwhisk_does(ow):
     with requests.Session() as http:
         http.trust_env = False

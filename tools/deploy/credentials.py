@@ -18,6 +18,7 @@ from tools.textfile import read_env_file
 
 AIO_DEFAULT_APIHOST = "https://adobeioruntime.net"
 OWN_NAMESPACE = "_"  # in REST paths, the namespace the AUTH key belongs to
+APIGW_TOKEN = "APIGW_ACCESS_TOKEN"  # noqa: S105 - the variable's name, as wsk names it
 # What may follow ``scheme://``: a DNS name, an IPv4 or a bracketed IPv6 address, and a port.
 _HOST_AND_PORT = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
@@ -32,6 +33,9 @@ class Credentials:
     auth: str = field(repr=False)  # uuid:key
     namespace: str
     source: str  # where they came from, for the report
+    # The API gateway's access token, where wsk reads it (APIGW_ACCESS_TOKEN in the shell or
+    # .env, else in ~/.wskprops); None: wsk's placeholder is sent.
+    apigw_token: str | None = field(default=None, repr=False)
 
     @property
     def basic_auth(self) -> tuple[str, str]:
@@ -92,7 +96,8 @@ def find_credentials(
     if not user or not key:
         raise CredentialsError(f"the AUTH key from {source} is not of the form uuid:key")
     return Credentials(normal_apihost(chosen.apihost, allow_http=allow_http), chosen.auth,
-                       chosen.namespace or OWN_NAMESPACE, source)
+                       chosen.namespace or OWN_NAMESPACE, source,
+                       env.get(APIGW_TOKEN) or _wskprops_token(env))
 
 
 def normal_apihost(apihost: str, *, allow_http: bool = False) -> str:
@@ -153,13 +158,26 @@ def _aio_source(env: Mapping[str, str], shell: Mapping[str, str] | None) -> _Sou
                    f"AIO_RUNTIME_AUTH in {key_place}" if mixed else "")
 
 
-def _wskprops_source(env: Mapping[str, str]) -> _Source | None:
+def _wskprops(env: Mapping[str, str]) -> tuple[pathlib.Path, dict[str, str]] | None:
+    """``$WSK_CONFIG_FILE`` or ``~/.wskprops``, and its values, when there is one."""
     configured = env.get("WSK_CONFIG_FILE")
     path = pathlib.Path(configured) if configured else pathlib.Path.home() / ".wskprops"
     if not path.is_file():
         if configured:
             raise CredentialsError(f"WSK_CONFIG_FILE names {configured}, which does not exist")
         return None
-    values = read_env_file(path, CredentialsError)
+    return path, read_env_file(path, CredentialsError)
+
+
+def _wskprops_source(env: Mapping[str, str]) -> _Source | None:
+    found = _wskprops(env)
+    if found is None:
+        return None
+    path, values = found
     return _Source(str(path), values.get("APIHOST"), values.get("AUTH"), values.get("NAMESPACE"))
+
+
+def _wskprops_token(env: Mapping[str, str]) -> str | None:
+    found = _wskprops(env)
+    return found[1].get(APIGW_TOKEN) if found else None
 

@@ -2,7 +2,7 @@
 
 ``createApi``, ``getApi`` and ``deleteApi`` are called as ``wsk api`` calls them: as web
 actions (``….http``) with the caller's key, ``spaceguid`` (the key's uuid, the gateway's
-tenant) and ``accesstoken`` (``APIGW_ACCESS_TOKEN`` from the shell or ``~/.wskprops``, else
+tenant) and ``accesstoken`` (``APIGW_ACCESS_TOKEN`` from the shell, .env or ``~/.wskprops``, else
 the placeholder wsk sends), without which the actions take a path no stock deployment
 configures. The AUTH key travels in createApi's body as ``authkey``: a shown call has it
 masked. A server without the gateway has no apimgmt package: its actions answer 404.
@@ -10,22 +10,19 @@ masked. A server without the gateway has no apimgmt package: its actions answer 
 
 from __future__ import annotations
 
-import os
-import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tools.deploy.client import API, Call, Client, OpenWhiskError, web_url
+from tools.deploy.credentials import APIGW_TOKEN
 from tools.manifest.apis import path_parameters
 from tools.manifest.model import Route
-from tools.textfile import read_env_file
 
 APIMGMT = f"{API}/web/whisk.system/apimgmt"
 DUMMY_TOKEN = "DUMMY TOKEN"  # noqa: S105 - wsk's placeholder, sent when none is configured
-TOKEN_VARIABLE = "APIGW_ACCESS_TOKEN"  # noqa: S105 - the variable's name
 SHOWN_AUTH = "<AUTH>"
-SHOWN_TOKEN = f"<{TOKEN_VARIABLE}>"
+SHOWN_TOKEN = f"<{APIGW_TOKEN}>"
 
 
 @dataclass(frozen=True)
@@ -39,21 +36,10 @@ class HeldRoute:
     url: str  # the gateway URL it answers at
 
 
-def access_token() -> str:
-    """``APIGW_ACCESS_TOKEN`` from the shell, else from ``$WSK_CONFIG_FILE`` or
-    ``~/.wskprops`` as wsk reads it, else wsk's placeholder (the stock gateway checks none)."""
-    if os.environ.get(TOKEN_VARIABLE):
-        return os.environ[TOKEN_VARIABLE]
-    configured = os.environ.get("WSK_CONFIG_FILE")
-    path = pathlib.Path(configured) if configured else pathlib.Path.home() / ".wskprops"
-    if path.is_file():
-        return read_env_file(path, OpenWhiskError).get(TOKEN_VARIABLE) or DUMMY_TOKEN
-    return DUMMY_TOKEN
-
-
 def tenant_params(client: Client) -> dict[str, str]:
     """The gateway tenant every call names: the key's uuid, with the access token."""
-    return {"accesstoken": access_token(), "spaceguid": client.credentials.basic_auth[0]}
+    return {"accesstoken": client.credentials.apigw_token or DUMMY_TOKEN,
+            "spaceguid": client.credentials.basic_auth[0]}
 
 
 def apidoc(route: Route, apihost: str, namespace: str, authkey: str,

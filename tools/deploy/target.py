@@ -99,6 +99,8 @@ def project_secrets(manifest: Manifest | None, credentials: Credentials | None) 
         secrets.add(credentials.auth)
         secrets.add(credentials.basic_auth[1])
         secrets.add(base64.b64encode(credentials.auth.encode("latin-1")).decode())
+        if credentials.apigw_token:
+            secrets.add(credentials.apigw_token)
     if manifest is None:
         return secrets
     values: list[dict[str, Any]] = [
