@@ -280,3 +280,14 @@ def test_what_render_prints_loads_back_to_the_same_project(
 
     for part in ("packages", "triggers", "rules", "bindings", "project"):
         assert getattr(again, part) == getattr(original, part), part
+
+
+def test_render_shows_api_routes_and_they_load_back(tmp_path: pathlib.Path) -> None:
+    copy_fixture(FIXTURES / "hello_project", tmp_path)
+    copy_fixture(FIXTURES / "api_project", tmp_path)
+    original = load_manifest(tmp_path / "manifest.yaml", {"NAME": "n"})
+    text = render(original, show_secrets=True)
+    assert yaml.safe_load(text)["project"]["packages"]["club"]["apis"]["book-club"]["/club"][
+        "/books/{isbn}"] == {"book": {"method": "GET", "response": "http"}}
+    (tmp_path / "rendered.yaml").write_text(text)
+    assert load_manifest(tmp_path / "rendered.yaml", {}).routes() == original.routes()

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from lib.redact import redact
-from tools.manifest.model import Action, ActionSequence, Manifest
+from tools.manifest.model import Action, ActionSequence, Manifest, Route
 from tools.runtimes.as_is import DockerImage, InlineCode
 
 Shown = Callable[[Mapping[str, Any]], dict[str, Any]]
@@ -51,6 +51,10 @@ def render(manifest: Manifest, *, show_secrets: bool = False) -> str:
         if package.sequences:
             entry["sequences"] = {sequence.name: _render_sequence(sequence, shown)
                                   for sequence in package.sequences}
+        routes = [route for entity in (*package.actions, *package.sequences)
+                  for route in entity.routes]
+        if routes:
+            entry["apis"] = _render_routes(routes)
         if not packages:
             entry.update(_render_namespace(manifest, shown))
         packages[package.name] = entry
@@ -96,6 +100,17 @@ def _code(action: Action, root: pathlib.Path) -> dict[str, Any]:
     elif code.path is not None:
         entry["function"] = _relative(code.path, root)
     return entry
+
+
+def _render_routes(routes: list[Route]) -> dict[str, Any]:
+    """``API: {base path: {rel path: {action: {method, response}}}}``, as the peers write it."""
+    apis: dict[str, Any] = {}
+    for route in routes:
+        targets = apis.setdefault(route.api, {}).setdefault(route.basepath, {}).setdefault(
+            route.relpath, {})
+        targets[route.action.partition("/")[2]] = {"method": route.method,
+                                                   "response": route.response}
+    return apis
 
 
 def _render_sequence(sequence: ActionSequence, shown: Shown) -> dict[str, Any]:
