@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 from tools.errors import ManifestError
 from tools.manifest import Manifest, load_env, load_manifest
+from tools.manifest.deployment import watched_paths
 from tools.runtimes import runtime
 
 DEFAULT_ENV_FILE = pathlib.Path(".env")
@@ -19,18 +20,23 @@ _SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules"})
 
 class ProjectSource:
     """A manifest and an env file (None: the shell's variables only). ``env_required``: the
-    env file was named on the command line, so it must exist."""
+    env file was named on the command line, so it must exist. ``deployment``: wskdeploy's
+    deployment file (None: ``deployment.yaml`` or ``.yml`` beside the manifest, if any)."""
 
     def __init__(self, manifest: pathlib.Path, env_file: pathlib.Path | None = DEFAULT_ENV_FILE,
-                 *, env_required: bool = False) -> None:
+                 *, env_required: bool = False, deployment: pathlib.Path | None = None) -> None:
         self.manifest_path = manifest
         self.env_file = env_file
         self.env_required = env_required
+        self.deployment = deployment
 
     @classmethod
-    def from_flags(cls, manifest: pathlib.Path, env_file: pathlib.Path | None) -> ProjectSource:
-        """``--manifest`` and ``--env-file`` as given (no --env-file: ``.env`` if present)."""
-        return cls(manifest, env_file or DEFAULT_ENV_FILE, env_required=env_file is not None)
+    def from_flags(cls, manifest: pathlib.Path, env_file: pathlib.Path | None,
+                   deployment: pathlib.Path | None = None) -> ProjectSource:
+        """``--manifest``, ``--env-file`` and ``--deployment`` as given (no --env-file: ``.env``
+        if present)."""
+        return cls(manifest, env_file or DEFAULT_ENV_FILE, env_required=env_file is not None,
+                   deployment=deployment)
 
     def env(self) -> dict[str, str]:
         """The variables for the manifest's ``$VAR``: the env file's, the shell winning."""
@@ -41,15 +47,17 @@ class ProjectSource:
     def load(self, env: dict[str, str] | None = None, *,
              blank_unset: Callable[[str], bool] | None = None) -> Manifest:
         return load_manifest(self.manifest_path, self.env() if env is None else env,
-                             blank_unset=blank_unset)
+                             blank_unset=blank_unset, deployment=self.deployment)
 
     def roots(self, manifest: Manifest | None) -> list[pathlib.Path]:
         """The files and folders whose change means the project must be read (or built) again:
-        the manifest and every file it included, the env file, and each action's code as its
-        runtime sees it; before a manifest could be read, the manifest and the env file."""
+        the manifest and every file it included, the env file, the deployment file, and each
+        action's code as its runtime sees it; before a manifest could be read, the manifest,
+        the env file and the deployment file."""
         found = [self.manifest_path.resolve()]
         if self.env_file is not None:
             found.append(self.env_file.resolve())
+        found += watched_paths(self.manifest_path, self.deployment, manifest is not None)
         if manifest is not None:
             found += manifest.files
             for action in manifest.actions():

@@ -29,6 +29,10 @@ def parser() -> argparse.ArgumentParser:
     files.add_argument("--env-file", type=pathlib.Path,
                        help="variables for $VAR in the manifest (default: .env, if present); "
                             "variables set in the shell win")
+    files.add_argument("--deployment", type=pathlib.Path, metavar="FILE",
+                       help="wskdeploy deployment file: its inputs and annotations override "
+                            "the manifest's (default: deployment.yaml or deployment.yml beside "
+                            "the manifest, if present)")
     vendoring = argparse.ArgumentParser(add_help=False)
     vendoring.add_argument("--vendor", action="store_true",
                            help="install requirements.txt into each zip (Linux x86_64 wheels "
@@ -198,7 +202,7 @@ def _run(args: argparse.Namespace) -> int:
         from tools.deploy import listing, watch
 
         return (listing if args.command == "list" else watch).main(args)
-    source = ProjectSource.from_flags(args.manifest, args.env_file)
+    source = ProjectSource.from_flags(args.manifest, args.env_file, args.deployment)
     env = source.env()
     if args.command in ("invoke", "activation", "logs"):
         return _activations(args, source, env)

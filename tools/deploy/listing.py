@@ -38,7 +38,7 @@ class Row:
 
 def main(args: argparse.Namespace) -> int:
     """The ``list`` subcommand, from the parsed command line."""
-    source = ProjectSource.from_flags(args.manifest, args.env_file)
+    source = ProjectSource.from_flags(args.manifest, args.env_file, args.deployment)
     env = source.env()
     options = Options(apihost=args.apihost, auth=args.auth, namespace=args.namespace,
                       vendor=args.vendor, pip_args=tuple(args.pip_arg), project=args.project,

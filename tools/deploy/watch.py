@@ -45,18 +45,19 @@ def main(args: argparse.Namespace) -> int:
                       vendor=args.vendor, pip_args=tuple(args.pip_arg), project=args.project,
                       prune=args.prune, allow_http=args.allow_http)
     return watch(args.manifest, args.env_file, options, interval=args.interval,
-                 max_cycles=args.max_cycles)
+                 max_cycles=args.max_cycles, deployment=args.deployment)
 
 
 def watch(manifest_path: pathlib.Path, env_file: pathlib.Path | None,
           options: Options | None = None, *, out: TextIO | None = None,
           interval: float = INTERVAL, max_cycles: int | None = None,
-          sleep: Callable[[float], None] = time.sleep) -> int:
+          sleep: Callable[[float], None] = time.sleep,
+          deployment: pathlib.Path | None = None) -> int:
     """Deploys, then again after each change, until Ctrl-C or ``max_cycles`` looks at the
-    files (for tests; ``sleep`` runs before each look)."""
+    files (for tests; ``sleep`` runs before each look). ``deployment``: as --deployment."""
     options = options or Options()
     out = out or sys.stdout
-    source = ProjectSource.from_flags(manifest_path, env_file)
+    source = ProjectSource.from_flags(manifest_path, env_file, deployment)
     files = ProjectFiles(source)
     print(f"Watching the project of {manifest_path} (Ctrl-C to stop)", file=out, flush=True)
     try:

@@ -44,6 +44,7 @@ class Options:
     port: int
     sandbox: bool
     watch: bool = False
+    deployment: pathlib.Path | None = None  # wskdeploy's deployment file (None: discovered)
 
 
 def parser(module: str | None) -> argparse.ArgumentParser:
@@ -64,6 +65,10 @@ def parser(module: str | None) -> argparse.ArgumentParser:
     cli.add_argument("--env-file", type=pathlib.Path,
                      help=f"variables for the manifest's $VARs (default: {DEFAULT_ENV_FILE} "
                           "if present); the shell's variables win")
+    cli.add_argument("--deployment", type=pathlib.Path, metavar="FILE",
+                     help="wskdeploy deployment file: its inputs and annotations override the "
+                          "manifest's (default: deployment.yaml or .yml beside the manifest, "
+                          "if present)")
     cli.add_argument("--serve", action="store_true",
                      help="serve every web action of the manifest at "
                           "/api/v1/web/<namespace>/<package>/<action> until Ctrl-C")
@@ -110,6 +115,7 @@ def parse_options(module: str | None, argv: Sequence[str] | None) -> Options:
         port=args.port,
         sandbox=args.sandbox,
         watch=args.watch,
+        deployment=args.deployment,
     )
 
 
@@ -164,7 +170,8 @@ def main(module: str | None, argv: Sequence[str] | None = None) -> int:
     the web actions; the exit status."""
     try:
         options = parse_options(module, argv)
-        with LocalClient(options.manifest, options.env_file, sandbox=options.sandbox) as client:
+        with LocalClient(options.manifest, options.env_file, sandbox=options.sandbox,
+                         deployment=options.deployment) as client:
             client.action(options.action)  # an unknown action stops us before serving
             return serve(client, options) if options.serve else run_once(client, options)
     except ToolError as exc:

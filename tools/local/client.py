@@ -43,10 +43,10 @@ class LocalClient:
 
     def __init__(self, manifest: pathlib.Path | None = None,
                  env_file: pathlib.Path | None = DEFAULT_ENV_FILE, *,
-                 sandbox: bool = False) -> None:
+                 sandbox: bool = False, deployment: pathlib.Path | None = None) -> None:
         self.manifest_path = manifest or default_manifest()
         self.env_file = env_file
-        self.source = ProjectSource(self.manifest_path, env_file)
+        self.source = ProjectSource(self.manifest_path, env_file, deployment=deployment)
         self.sandbox = sandbox
         self.emulator: AdobeEmulator | None = None
         self.actions: list[LocalAction] = []

@@ -33,6 +33,12 @@ from tools.manifest.app_config import (
     IncludeResolver,
     app_package,
 )
+from tools.manifest.deployment import (
+    Deployment,
+    find_deployment,
+    load_deployment,
+    refuse_as_manifest,
+)
 from tools.manifest.entities import Draft, EntityReader
 from tools.manifest.model import Manifest
 from tools.manifest.references import assemble
@@ -61,24 +67,27 @@ def default_manifest(folder: pathlib.Path = pathlib.Path()) -> pathlib.Path:
 
 
 def load_manifest(path: pathlib.Path, env: Mapping[str, str], *,
-                  blank_unset: Callable[[str], bool] | None = None) -> Manifest:
+                  blank_unset: Callable[[str], bool] | None = None,
+                  deployment: pathlib.Path | None = None) -> Manifest:
     """Parse, validate and resolve; accepts the wskdeploy and App Builder layouts.
 
     An unset ``$VAR`` is an error, unless ``blank_unset`` holds for every manifest path
     that uses it: then it stands for ``""`` (the sandbox supplies those credentials, or
-    only the manifest's shape matters).
+    only the manifest's shape matters). ``deployment``: wskdeploy's deployment file laid over
+    the manifest (None: ``deployment.yaml`` or ``.yml`` beside the manifest, if there is one).
     """
     try:
-        return _load(path, env)
+        return _load(path, env, deployment)
     except UnsetVariablesError as exc:
         blanks = {name: "" for name, paths in exc.variables.items()
                   if blank_unset is not None and all(blank_unset(p) for p in paths)}
         if not blanks:
             raise
-        return _load(path, {**env, **blanks})  # raises for the other unset ones
+        return _load(path, {**env, **blanks}, deployment)  # raises for the other unset ones
 
 
-def _load(path: pathlib.Path, env: Mapping[str, str]) -> Manifest:
+def _load(path: pathlib.Path, env: Mapping[str, str],
+          deployment: pathlib.Path | None = None) -> Manifest:
     try:
         text = read_text(path, ManifestError)
     except FileNotFoundError:
@@ -87,7 +96,9 @@ def _load(path: pathlib.Path, env: Mapping[str, str]) -> Manifest:
         raise ManifestError(f"{path}: cannot read: {exc}") from None
     try:
         document = load_yaml(text)
-        return _Parser(path, env).manifest(document)
+        refuse_as_manifest(path, document)
+        bound = load_deployment(find_deployment(path, deployment))
+        return _Parser(path, env).manifest(document, bound)
     except yaml.YAMLError as exc:
         raise ManifestError(f"{path}: not valid YAML: {exc}") from None
     except RecursionError:  # the YAML reader and the parser both recurse into nested values
@@ -97,7 +108,7 @@ def _load(path: pathlib.Path, env: Mapping[str, str]) -> Manifest:
 class _Parser(EntityReader):
     """Walks the document once, keeping the path of every value for error messages."""
 
-    def manifest(self, document: Any) -> Manifest:
+    def manifest(self, document: Any, deployment: Deployment | None = None) -> Manifest:
         if not isinstance(document, dict):
             raise ManifestError(f"{self.path}: must be a mapping with "
                                 f"one of {', '.join(LAYOUTS)} at the top")
@@ -115,6 +126,9 @@ class _Parser(EntityReader):
             includes = IncludeResolver(self)
             sections, project = self.app_builder(includes.expand(document))
             files += [*includes.loaded, self.root / PACKAGE_JSON]
+        if deployment is not None:
+            sections = deployment.bind(self, sections, project if wskdeploy else None)
+            files.append(deployment.path.resolve())
         drafts: list[Draft] = []
         for where, packages in sections:
             body = self.mapping(packages, where)

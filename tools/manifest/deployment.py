@@ -1,0 +1,361 @@
+"""wskdeploy's deployment file: inputs and annotations bound to a manifest's entities.
+
+A deployment file (``deployment.yaml``) keeps what differs between targets (an
+account, a region, a channel) out of the manifest. wskdeploy reads one beside the
+project, or the one ``--deployment`` names; its package, action and trigger inputs
+and annotations replace the manifest's of the same name and add the ones the
+manifest lacks (deployers/deploymentreader.go ``BindAssets``).
+
+Here the deployment document is laid over the manifest document *before* the
+entities are read, so a bound value goes through the very same reader: ``$VAR``
+substitution with its unset-variable listing, typed inputs, secrets masking. The
+reader's ``declared`` map records that each bound key comes from the deployment
+file, so a bad value is reported "in deployment.yaml".
+
+Stricter than wskdeploy, which only warns: a package, action or trigger the
+manifest lacks is an error, because a binding that silently binds nothing is a
+deploy with the wrong credentials. The file is read as strictly as the manifest:
+an unknown key is refused by its path.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from tools.errors import ManifestError
+from tools.manifest.reader import TYPED_INPUT_KEYS, FieldReader
+from tools.manifest.yaml_file import load_yaml
+from tools.textfile import read_text
+
+DEPLOYMENT_NAMES = ("deployment.yaml", "deployment.yml")  # wskdeploy's order
+TOP_KEYS = ("project", "packages")
+PROJECT_KEYS = ("name", "packages", "inputs")
+PACKAGE_KEYS = ("inputs", "annotations", "actions", "triggers")
+BOUND_KEYS = ("inputs", "annotations")
+# Manifest keys a deployment file cannot change: named, so a manifest given as the
+# deployment file, or a key wskdeploy parses but never binds, gets a message that says so.
+_CODE_KEYS = frozenset({"function", "code", "docker", "native", "location", "runtime", "kind",
+                        "main", "limits", "web", "web-export", "include"})
+_MANIFEST_KEYS = _CODE_KEYS | {"sequences", "rules", "dependencies", "apis", "feed", "version",
+                               "license", "public", "description", "outputs", "config"}
+_UNBOUND = ("belongs in the manifest: a deployment file binds only inputs and annotations "
+            "(wskdeploy binds nothing else from it)")
+_CREDENTIAL_KEYS = frozenset({"namespace", "credential", "apiHost", "apigwAccessToken"})
+_CREDENTIALS = ("is not read from a deployment file: give the host and key with --apihost "
+                "and --auth, AIO_RUNTIME_* variables or ~/.wskprops")
+_AS_MANIFEST = ("{path} is a wskdeploy deployment file (it binds inputs to a manifest's "
+                "entities); pass it as --deployment and the manifest as --manifest")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One entity's inputs and annotations, and where the deployment file gives them."""
+
+    where: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BoundPackage:
+    own: Bound
+    actions: dict[str, Bound] = field(default_factory=dict)
+    triggers: dict[str, Bound] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A deployment file, checked; :meth:`bind` lays it over a manifest's packages."""
+
+    path: pathlib.Path
+    project: str | None = None
+    inputs: Bound = field(default_factory=lambda: Bound("project.inputs"))
+    packages: dict[str, BoundPackage] = field(default_factory=dict)
+
+    def bind(self, reader: FieldReader, sections: list[tuple[str, Any]],
+             project: str | None) -> list[tuple[str, Any]]:
+        """The manifest's ``(path, packages)`` sections with this file's values laid over them
+        (new dicts: the manifest's may be shared through YAML aliases). ``project``: the
+        manifest's ``project.name``, which this file's must match."""
+        faults = FieldReader(self.path, {})
+        # $VAR resolved as in the manifest's name, so the two compare alike.
+        name = None if self.project is None else reader.resolve(self.project, "project.name")
+        if project is not None and name is not None and project != name:
+            raise faults.fault("project.name", f"{name!r} is not the manifest's project "
+                                               f"{project!r} (project.name in {reader.path}): a "
+                                               "deployment file binds values to its own project")
+        return _Overlay(reader, faults, self, sections).apply()
+
+
+def find_deployment(manifest: pathlib.Path, named: pathlib.Path | None) -> pathlib.Path | None:
+    """``--deployment`` when given (it must exist), else ``deployment.yaml`` or ``.yml`` beside
+    the manifest, as wskdeploy finds one in the project folder; None when there is none."""
+    if named is not None:
+        if not named.exists():
+            raise ManifestError(f"--deployment {named}: no such file")
+        return named
+    return next((path for path in candidates(manifest) if path.exists()), None)
+
+
+def candidates(manifest: pathlib.Path) -> list[pathlib.Path]:
+    return [manifest.parent / name for name in DEPLOYMENT_NAMES]
+
+
+def watched_paths(manifest: pathlib.Path, named: pathlib.Path | None,
+                  loaded: bool) -> list[pathlib.Path]:
+    """The deployment files a watcher watches: the named one; else, once the project loaded,
+    both names beside the manifest (creating one is a change), before that the ones there."""
+    if named is not None:
+        return [named.resolve()]
+    return [path.resolve() for path in candidates(manifest) if loaded or path.exists()]
+
+
+def load_deployment(path: pathlib.Path | None) -> Deployment | None:
+    """The checked deployment file at ``path`` (None: there is none); ManifestError naming the
+    file for an unreadable file, bad YAML or an unknown key."""
+    if path is None:
+        return None
+    try:
+        text = read_text(path, ManifestError)
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot read: {exc}") from None
+    try:
+        return _read(FieldReader(path, {}), load_yaml(text))
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ManifestError(f"{path}: nested too deeply") from None
+
+
+def refuse_as_manifest(path: pathlib.Path, document: Any) -> None:
+    """A deployment file given as the manifest is named as what it is: a document that reads
+    as a deployment file (so it declares no code at all) and binds inputs or annotations to an
+    action, or is called deployment.yaml. A package of inputs or triggers alone may be a
+    manifest."""
+    if not isinstance(document, dict) or not any(key in document for key in TOP_KEYS):
+        return
+    try:
+        deployment = _read(FieldReader(path, {}), document)
+    except ManifestError:
+        return  # it declares code, or something else: the manifest reader says what
+    binds_actions = any(action.inputs or action.annotations
+                        for package in deployment.packages.values()
+                        for action in package.actions.values())
+    if binds_actions or path.name.lower() in DEPLOYMENT_NAMES:
+        raise ManifestError(_AS_MANIFEST.format(path=path))
+
+
+# --- reading the file -------------------------------------------------------------------------
+
+def _read(reader: FieldReader, document: Any) -> Deployment:
+    path = reader.path
+    if document is None:
+        return Deployment(path)  # an empty file binds nothing
+    top = _mapping(reader, document, "", TOP_KEYS)
+    project = _mapping(reader, top.get("project"), "project", PROJECT_KEYS)
+    if project.get("packages") is not None and top.get("packages") is not None:
+        raise reader.fault("packages", "give the packages under project: or at the top, not "
+                                       "both (wskdeploy would ignore these)")
+    where = "packages" if top.get("packages") is not None else "project.packages"
+    name = None
+    if project.get("name") is not None:
+        name = reader.text(project["name"], "project.name", "the project's name")
+    return Deployment(path, project=name,
+                      inputs=Bound("project.inputs",
+                                   inputs=reader.mapping(project.get("inputs"), "project.inputs")),
+                      packages=_packages(reader, top.get("packages", project.get("packages")),
+                                         where))
+
+
+def _packages(reader: FieldReader, value: Any, where: str) -> dict[str, BoundPackage]:
+    packages = {}
+    for name, body in reader.mapping(value, where).items():
+        at = f"{where}.{name}"
+        spec = _mapping(reader, body, at, PACKAGE_KEYS)
+        packages[name] = BoundPackage(
+            own=_bound(reader, spec, at),
+            actions=_entities(reader, spec.get("actions"), f"{at}.actions"),
+            triggers=_entities(reader, spec.get("triggers"), f"{at}.triggers"))
+    return packages
+
+
+def _entities(reader: FieldReader, value: Any, where: str) -> dict[str, Bound]:
+    return {name: _bound(reader, _mapping(reader, body, f"{where}.{name}", BOUND_KEYS),
+                         f"{where}.{name}")
+            for name, body in reader.mapping(value, where).items()}
+
+
+def _bound(reader: FieldReader, spec: dict[str, Any], where: str) -> Bound:
+    return Bound(where, inputs=reader.mapping(spec.get("inputs"), f"{where}.inputs"),
+                 annotations=reader.mapping(spec.get("annotations"), f"{where}.annotations"))
+
+
+def _mapping(reader: FieldReader, value: Any, where: str,
+             known: tuple[str, ...]) -> dict[str, Any]:
+    """``reader.mapping``, with a word on the keys a manifest has and a deployment file
+    cannot."""
+    if isinstance(value, dict):
+        for key in value:
+            at = f"{where}.{key}" if where else str(key)
+            if key in _CREDENTIAL_KEYS:
+                raise reader.fault(at, _CREDENTIALS)
+            if key in _MANIFEST_KEYS and key not in known:
+                hint = (" (is this file the manifest? pass it as --manifest)"
+                        if key in _CODE_KEYS else "")
+                raise reader.fault(at, _UNBOUND + hint)
+            if isinstance(key, str) and key not in known and where:
+                raise reader.fault(at, f"unknown key (known in a deployment file: "
+                                       f"{', '.join(known)})")
+    return reader.mapping(value, where, known)
+
+
+# --- laying it over the manifest --------------------------------------------------------------
+
+class _Overlay:
+    """The manifest's sections copied where this file binds something, each bound key noted in
+    ``reader.declared`` as the deployment file's."""
+
+    def __init__(self, reader: FieldReader, faults: FieldReader, deployment: Deployment,
+                 sections: list[tuple[str, Any]]) -> None:
+        self.reader = reader
+        self.faults = faults
+        self.deployment = deployment
+        self.file = deployment.path.resolve()
+        self.copies: set[int] = set()  # ids of the dicts made here (kept alive in sections)
+        self.sections = [(where, dict(packages) if isinstance(packages, dict) else packages)
+                         for where, packages in sections]
+        for where, _ in sections:  # the manifest declares the rest, so messages say which
+            reader.declared.setdefault(where.split(".")[0], reader.path.resolve())
+
+    def apply(self) -> list[tuple[str, Any]]:
+        places = self.package_places()
+        own: dict[str, set[str]] = {}  # a package's own inputs win over the project's
+        for name, where in places:
+            own.setdefault(name, set()).update(_keys(self.body(name, where).get("inputs")))
+        for name, where in places:
+            self.bind(where, self.body(name, where), self.deployment.inputs, skip=own[name])
+        for name, package in self.deployment.packages.items():
+            mine = [where for known, where in places if known == name]
+            if not mine:
+                known = ", ".join(dict.fromkeys(known for known, _ in places)) or "none"
+                raise self.faults.fault(package.own.where,
+                                        f"package {name!r} is not in the manifest "
+                                        f"{self.reader.path} (its packages: {known})")
+            for where in mine:
+                self.bind(where, self.body(name, where), package.own)
+            for action, bound in package.actions.items():
+                self.bind_action(name, mine, action, bound)
+        triggers = self.trigger_places(places)
+        for package in self.deployment.packages.values():
+            for trigger, bound in package.triggers.items():
+                if trigger not in triggers:
+                    raise self.faults.fault(bound.where, f"trigger {trigger!r} is not in the "
+                                                         f"manifest {self.reader.path} (its "
+                                                         f"triggers: "
+                                                         f"{', '.join(triggers) or 'none'})")
+                name, where = triggers[trigger]
+                self.bind(f"{where}.triggers.{trigger}",
+                          self.entity(self.body(name, where), "triggers", trigger), bound)
+        return self.sections
+
+    def package_places(self) -> list[tuple[str, str]]:
+        """``(package, its path)`` for each place that declares a package as a mapping."""
+        return [(name, f"{where}.{name}") for where, packages in self.sections
+                if isinstance(packages, dict)
+                for name, body in packages.items() if isinstance(body, dict)]
+
+    def trigger_places(self, places: list[tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        """Each trigger's package and its path: wskdeploy binds triggers by name alone."""
+        found: dict[str, tuple[str, str]] = {}
+        for name, where in places:
+            triggers = self.body(name, where).get("triggers")
+            if isinstance(triggers, dict):
+                for trigger in triggers:
+                    found.setdefault(trigger, (name, where))
+        return found
+
+    def bind_action(self, package: str, places: list[str], action: str, bound: Bound) -> None:
+        for where in places:
+            actions = self.body(package, where).get("actions")
+            if isinstance(actions, dict) and action in actions:
+                if isinstance(actions[action], dict):  # else the reader refuses the manifest's
+                    self.bind(f"{where}.actions.{action}",
+                              self.entity(self.body(package, where), "actions", action), bound)
+                return
+        sequences = [where for where in places
+                     if action in (self.body(package, where).get("sequences") or {})]
+        if sequences:
+            raise self.faults.fault(bound.where, f"{package}/{action} is a sequence in the "
+                                                 "manifest: a deployment file binds inputs "
+                                                 "and annotations to actions and triggers")
+        known = ", ".join(name for where in places
+                          for name in (self.body(package, where).get("actions") or {})) or "none"
+        raise self.faults.fault(bound.where, f"action {action!r} is not in package "
+                                             f"{package!r} of the manifest {self.reader.path} "
+                                             f"(its actions: {known})")
+
+    def body(self, package: str, where: str) -> dict[str, Any]:
+        """The package's body in the (copied) section that ``where`` is in."""
+        section = where[: -len(package) - 1]
+        packages = next(packages for at, packages in self.sections if at == section)
+        return self.own(packages, package)
+
+    def entity(self, body: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
+        return self.own(self.own(body, kind), name)
+
+    def own(self, parent: dict[str, Any], key: str) -> dict[str, Any]:
+        """``parent[key]`` replaced by a copy made here, once: the manifest's own dict may be
+        shared with another entity through a YAML alias."""
+        value = parent[key]
+        if id(value) not in self.copies:
+            value = parent[key] = dict(value)
+            self.copies.add(id(value))
+        return value
+
+    def bind(self, where: str, target: dict[str, Any], bound: Bound, *,
+             skip: Collection[str] = ()) -> None:
+        for key in BOUND_KEYS:
+            values: Mapping[str, Any] = getattr(bound, key)
+            current = target.get(key)
+            if not values or not (current is None or isinstance(current, dict)):
+                continue  # nothing to bind, or the manifest's own value is wrong: the reader says
+            merged = dict(current or {})
+            for name, value in values.items():
+                if name in skip:
+                    continue
+                at = f"{where}.{key}.{name}"
+                if key == "inputs" and _typed(merged.get(name)) and not _typed(value):
+                    # A plain value binds the manifest's typed input: its type and init stay.
+                    merged[name] = {**{k: v for k, v in merged[name].items() if k != "default"},
+                                    "value": value}
+                    self.declare(f"{at}.default", None)
+                    self.declare(f"{at}.value", self.file)
+                else:
+                    merged[name] = value
+                    self.declare(at, self.file)
+            target[key] = merged
+
+    def declare(self, where: str, file: pathlib.Path | None) -> None:
+        declared = self.reader.declared
+        for key in [key for key in declared
+                    if key == where or key.startswith((f"{where}.", f"{where}["))]:
+            del declared[key]
+        if file is not None:
+            declared[where] = file
+
+
+def _keys(value: Any) -> list[str]:
+    return list(value) if isinstance(value, dict) else []
+
+
+def _typed(value: Any) -> bool:
+    """The reader's typed input form: ``{type, value, default, …}``."""
+    return (isinstance(value, dict) and bool(value) and TYPED_INPUT_KEYS.issuperset(value)
+            and bool({"type", "value", "default"} & value.keys()))
