@@ -1,4 +1,5 @@
-"""The run's results as a markdown table (what the README shows) or as JSON (for machines)."""
+"""The run's results as a markdown table (what docs/performance.md shows) or as JSON (for
+machines)."""
 
 from __future__ import annotations
 

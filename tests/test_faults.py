@@ -1,7 +1,8 @@
 """Every fault of the hardening suite against the sandbox emulator: the documented answer, in time.
 
 The scenarios are bench.faults.SCENARIOS, the ones ``python -m bench.faults``
-prints as a table, so the README's figures and these tests cannot disagree.
+prints as a table, so the figures in docs/reliability.md and bench/README.md and these tests
+cannot disagree.
 Each is checked here on the raw response, the emulator's counters and the
 clock, not only through the bench's own verdict.
 """

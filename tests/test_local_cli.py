@@ -255,7 +255,7 @@ def test_parse_param_keeps_text_that_is_not_json():
     assert parse_param(["k=null"]) == ("k", None)
 
 
-# --- the real action, as the README runs it ----------------------------------------------------
+# --- the real action, as README.md and docs/local.md run it ---------------------------------------
 
 def clean_environment() -> dict[str, str]:
     """This process's environment without anything that would change the run."""
