@@ -139,3 +139,26 @@ def test_a_node_file_with_includes_ships_as_a_zip_of_both(project, ow, capsys):
     assert held["binary"]
     with zipfile.ZipFile(io.BytesIO(base64.b64decode(held["code"]))) as archive:
         assert sorted(archive.namelist()) == ["conf/data.json", "hello.js"]
+
+
+def test_serving_locally_names_the_web_actions_that_run_only_on_openwhisk(project, capsys):
+    import threading
+
+    from tools.local import cli as local_cli
+
+    manifest = project / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        "          runtime: python:3.11\n", "          runtime: python:3.11\n          web: yes\n"))
+    stop = threading.Timer(1.0, lambda: __import__("_thread").interrupt_main())
+    stop.start()
+    try:
+        local_cli.main(None, ["mixed/greet", "--serve", "--port", "0", "--manifest",
+                              str(project / "manifest.yaml")])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.cancel()
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "Not served here: mixed/hello-js (nodejs:20 runs only on OpenWhisk)" in text
+    assert "mixed/app" not in text.split("Not served here")[0]  # not a web action

@@ -140,6 +140,8 @@ def serve(client: LocalClient, options: Options) -> int:
     except OSError as exc:
         raise UsageError(f"cannot listen on {options.host}:{options.port}: {exc}") from None
     lines = ["Serving web actions (Ctrl-C stops):", *(f"  {url}" for url in server.action_urls())]
+    lines += [f"Not served here: {action.qualified_name} ({action.kind} runs only on OpenWhisk)"
+              for action in client.not_run_here() if action.web != "no"]
     if not is_loopback(options.host):
         lines.append(f"Warning: {options.host} is reachable from other machines, and the "
                      "actions run with this machine's credentials.")

@@ -28,7 +28,7 @@ from tools.local.runner import (
     invoke,
     local_action,
 )
-from tools.manifest import Manifest, default_manifest
+from tools.manifest import Action, Manifest, default_manifest
 from tools.project import DEFAULT_ENV_FILE, ProjectSource
 from tools.runtimes import runtime
 from tools.sandbox import AdobeEmulator
@@ -77,6 +77,12 @@ class LocalClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self._running.close()
+
+    def not_run_here(self) -> list[Action]:
+        """The manifest's actions whose runtime does not run locally (Node.js, docker …)."""
+        manifest = self._manifest
+        return [] if manifest is None else [
+            action for action in manifest.actions() if not runtime(action.kind).runs(action)]
 
     @property
     def manifest(self) -> Manifest | None:
