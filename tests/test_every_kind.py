@@ -7,11 +7,14 @@ from __future__ import annotations
 import base64
 import io
 import pathlib
+import signal
+import subprocess
+import sys
 import zipfile
 
 import pytest
 
-from tests.deploy_support import FIXTURES, copy_fixture, deploy_cli, in_project
+from tests.deploy_support import FIXTURES, REPO, copy_fixture, deploy_cli, in_project
 from tests.openwhisk_standin import AUTH, OpenWhiskStandIn
 from tools.manifest import load_manifest
 from tools.runtimes.as_is import Archive, CodeFolder, DockerImage, InlineCode, SourceFile
@@ -141,24 +144,21 @@ def test_a_node_file_with_includes_ships_as_a_zip_of_both(project, ow, capsys):
         assert sorted(archive.namelist()) == ["conf/data.json", "hello.js"]
 
 
-def test_serving_locally_names_the_web_actions_that_run_only_on_openwhisk(project, capsys):
-    import threading
-
-    from tools.local import cli as local_cli
-
+def test_serving_locally_names_the_web_actions_that_run_only_on_openwhisk(project):
     manifest = project / "manifest.yaml"
     manifest.write_text(manifest.read_text().replace(
         "          runtime: python:3.11\n", "          runtime: python:3.11\n          web: yes\n"))
-    stop = threading.Timer(1.0, lambda: __import__("_thread").interrupt_main())
-    stop.start()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tools.local", "mixed/greet", "--serve", "--port", "0",
+         "--manifest", str(manifest)], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
     try:
-        local_cli.main(None, ["mixed/greet", "--serve", "--port", "0", "--manifest",
-                              str(project / "manifest.yaml")])
-    except KeyboardInterrupt:
-        pass
+        lines = []
+        for line in server.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if line.startswith("Not served here") or len(lines) > 20:
+                break
     finally:
-        stop.cancel()
-    out = capsys.readouterr()
-    text = out.out + out.err
-    assert "Not served here: mixed/hello-js (nodejs:20 runs only on OpenWhisk)" in text
-    assert "mixed/app" not in text.split("Not served here")[0]  # not a web action
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    assert "Not served here: mixed/hello-js (nodejs:20 runs only on OpenWhisk)\n" in lines

@@ -248,7 +248,7 @@ FAULTS = [
     (hello("        annotations: {require-whisk-auth: ''}\n"),
      f"{ACTION}.annotations.require-whisk-auth", "'' is not a valid value"),
     (hello("        annotations: {require-whisk-auth: null}\n"),
-     f"{ACTION}.annotations.require-whisk-auth", "None is not a valid value"),
+     f"{ACTION}.annotations.require-whisk-auth", "null is not a valid value"),
     (hello("        web: raw123\n"), f"{ACTION}.web", "'raw123' is not one of"),
     (hello("        inputs: {X: {type: integer, value: abc}}\n"), f"{ACTION}.inputs.X.value",
      "'abc' is not a valid integer"),

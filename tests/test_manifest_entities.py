@@ -122,14 +122,6 @@ TOP = "packages.demo"
 HELLO_AT = f"{TOP}.actions.hello"
 FAULTS = [
     # (manifest, the path named, words of the message)
-    (demo("    triggers: {t: {}}\n    rules: {r: {trigger: nope, action: hello}}\n"),
-     f"{TOP}.rules.r.trigger", "unknown trigger 'nope' (triggers of the project: t)"),
-    (demo("    rules: {r: {trigger: nope, action: hello}}\n"),
-     f"{TOP}.rules.r.trigger", "(triggers of the project: none)"),
-    (demo("    triggers: {t: {}}\n    rules: {r: {trigger: t, action: gone}}\n"),
-     f"{TOP}.rules.r.action", "unknown action 'demo/gone'"),
-    (demo("    triggers: {t: {}}\n    rules: {r: {trigger: t, action: elsewhere/hello}}\n"),
-     f"{TOP}.rules.r.action", "unknown action 'elsewhere/hello'"),
     (demo("    triggers: {t: {}}\n    rules: {r: {trigger: t}}\n"),
      f"{TOP}.rules.r.action", "is required"),
     (demo("    triggers: {t: {}}\n    rules: {r: {trigger: t, action: a/b/c}}\n"),
@@ -149,11 +141,10 @@ FAULTS = [
     (demo("    sequences: {s: {actions: hello, annotations: {require-whisk-auth: 0}}}\n"),
      f"{TOP}.sequences.s.annotations.require-whisk-auth", "is not a valid value"),
     (demo(hello_lines="        include: [['data/*.json', 'data/']]\n"),
-     f"{HELLO_AT}.include[0][0]", "'data/*.json' matches no file (relative to the project"),
+     f"{HELLO_AT}.include[0][0]",
+     "'data/*.json' matches no file or folder (relative to the project"),
     (demo(hello_lines="        include: ['data/*.json']\n"),
      f"{HELLO_AT}.include[0]", "must be [glob] or [glob, folder in the zip]"),
-    (demo(hello_lines="        include: [['actions/hello/*.py', 'a', 'b']]\n"),
-     f"{HELLO_AT}.include[0]", "must be [glob]"),
     (demo(hello_lines="        include: [['actions/hello/*.py', '../up']]\n"),
      f"{HELLO_AT}.include[0][1]", "'../up' is not a folder inside the zip"),
     (demo(hello_lines="        include: [['actions/hello/*.py', \"x\\0\"]]\n"),
@@ -223,9 +214,34 @@ def test_each_fault_names_its_path(tmp_path: pathlib.Path, manifest: str, path: 
 
 
 def test_faults_are_found_before_unset_variables_are_reported(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(ManifestError, match="unknown trigger"):
+    with pytest.raises(ManifestError, match="'a/b/c' is not an action name"):
         load(tmp_path, demo("    inputs: {X: $UNSET}\n"
-                            "    rules: {r: {trigger: nope, action: hello}}\n"))
+                            "    triggers: {t: {}}\n    rules: {r: {trigger: t, action: a/b/c}}\n"))
+
+
+@pytest.mark.parametrize(("rule", "words"), [
+    ("{trigger: nope, action: hello}", "unknown trigger 'nope' (triggers of the project: t)"),
+    ("{trigger: t, action: gone}", "demo/gone is not an action of the manifest"),
+    ("{trigger: t, action: elsewhere/hello}", "elsewhere/hello is not an action of the manifest"),
+])
+def test_a_rule_naming_what_the_manifest_lacks_warns_as_wskdeploy_sends_it(
+        tmp_path: pathlib.Path, rule: str, words: str) -> None:
+    manifest = load(tmp_path, demo(f"    triggers: {{t: {{}}}}\n    rules: {{r: {rule}}}\n"))
+    assert any(words in warning and "must exist on the server" in warning
+               for warning in manifest.warnings), manifest.warnings
+
+
+def test_app_builder_refuses_a_rule_naming_what_the_manifest_lacks(tmp_path: pathlib.Path
+                                                                   ) -> None:
+    """aio: 'Action/Trigger provided in the rule not found in manifest file'."""
+    (tmp_path / "actions").mkdir()
+    (tmp_path / "actions" / "hello.py").write_text("def main(params):\n    return {}\n")
+    (tmp_path / "app.config.yaml").write_text(
+        "runtimeManifest:\n  packages:\n    demo:\n      actions:\n"
+        "        hello: {function: actions/hello.py, runtime: 'python:3.11'}\n"
+        "      triggers: {t: {}}\n      rules: {r: {trigger: nope, action: hello}}\n")
+    with pytest.raises(ManifestError, match="unknown trigger 'nope'"):
+        load_manifest(tmp_path / "app.config.yaml", {})
 
 
 # --- render ------------------------------------------------------------------------------------
@@ -291,3 +307,16 @@ def test_render_shows_api_routes_and_they_load_back(tmp_path: pathlib.Path) -> N
         "/books/{isbn}"] == {"book": {"method": "GET", "response": "http"}}
     (tmp_path / "rendered.yaml").write_text(text)
     assert load_manifest(tmp_path / "rendered.yaml", {}).routes() == original.routes()
+
+
+def test_include_takes_a_folder_whole_and_wskdeploy_layouts_skip_odd_entries(
+        tmp_path: pathlib.Path) -> None:
+    (tmp_path / "data" / "nested").mkdir(parents=True)
+    (tmp_path / "data" / "a.txt").write_text("a")
+    (tmp_path / "data" / "nested" / "b.txt").write_text("b")
+    manifest = load(tmp_path, demo(hello_lines="        include:\n          - [data, assets/]\n"
+                                              "          - [actions/hello/*.py, a, b]\n"
+                                              "          - []\n"))
+    assert [inside for _, inside in action_named(manifest, "hello").includes] == [
+        "assets/data/a.txt", "assets/data/nested/b.txt"]
+    assert sum("skipped" in warning for warning in manifest.warnings) == 2

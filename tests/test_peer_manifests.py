@@ -241,3 +241,73 @@ def test_what_aio_deployed_for_the_app_is_this_projects_to_update_and_prune(
     assert status == 0, out
     assert "deleted action dx-excshell-1/generic" in out
     assert ow.names("actions") == []
+
+
+# --- what wskdeploy's own corpus writes (tests/dat, tests/src/integration, docs/examples) --------
+
+def _corpus(tmp_path: pathlib.Path, body: str, env: dict[str, str] | None = None):
+    (tmp_path / "src").mkdir(exist_ok=True)
+    (tmp_path / "src" / "hello.js").write_text("function main(p) { return p; }\n")
+    (tmp_path / "manifest.yaml").write_text(body)
+    return load_manifest(tmp_path / "manifest.yaml", env or {})
+
+
+def test_a_variable_may_name_a_project_input(tmp_path):
+    """manifest_validate_package_inputs_3/4/5: $FIRST_NAME resolves to the project input."""
+    manifest = _corpus(tmp_path, "project:\n  name: p\n  inputs:\n    FIRST_NAME: Amy\n"
+                                 "    PACKAGE_NAME: greeter\n  packages:\n    $PACKAGE_NAME:\n"
+                                 "      actions:\n        hello:\n"
+                                 "          function: src/hello.js\n"
+                                 "          inputs: {name: $FIRST_NAME, city: '${CITY}'}\n",
+                       {"CITY": "Paris"})
+    [action] = manifest.actions()
+    assert (action.package, action.inputs) == ("greeter", {"name": "Amy", "city": "Paris"})
+
+
+def test_corpus_keys_load_as_wskdeploy_reads_them(tmp_path):
+    manifest = _corpus(tmp_path, """\
+packages:
+  demo:
+    actions:
+      $ACTION:
+        location: src/hello.js
+        conductor: true
+        limits: {timeout: 180, memorySize: 128, logSize: 1, concurrentActivations: 10,
+                 userInvocationRate: 50, codeSize: 1024, parameterSize: 128}
+      skeleton:
+        native: true
+      guessed:
+        function: src/hello.js
+        runtime: nodejs@10
+""", {"ACTION": "greeting"})
+    actions = {action.name: action for action in manifest.actions()}
+    greeting = actions["greeting"]
+    assert greeting.code.path == tmp_path / "src" / "hello.js"  # location: is function:
+    assert greeting.annotations == {"conductor": True}
+    assert greeting.limits.to_api() == {"timeout": 180, "memory": 128, "logs": 1}
+    assert actions["skeleton"].code.image == "openwhisk/dockerskeleton"
+    assert actions["guessed"].kind == "nodejs:20"  # the extension's, with a warning
+    warnings = "\n".join(manifest.warnings)
+    assert "concurrentActivations: not changeable through the API; ignored" in warnings
+    assert "'nodejs@10' is not a kind; the function's extension says nodejs:20" in warnings
+
+
+@pytest.mark.parametrize(("lines", "words"), [
+    ("function: https://example.com/hello.js", "a function at a URL needs the network"),
+    ("function: src/hello.js\n        annotations: {web-export: raw123}",
+     "'raw123' is not one of true, yes, false, no, raw"),
+])
+def test_what_wskdeploy_also_refuses_or_cannot_do_offline(tmp_path, lines, words):
+    from tools.errors import ManifestError
+
+    with pytest.raises(ManifestError, match=words):
+        _corpus(tmp_path, f"packages:\n  demo:\n    actions:\n      hello:\n        {lines}\n")
+
+
+def test_an_unset_package_variable_is_listed_as_unset(tmp_path):
+    from tools.manifest import UnsetVariablesError
+
+    with pytest.raises(UnsetVariablesError, match="PKG"):
+        _corpus(tmp_path, "packages:\n  $PKG:\n    actions:\n      send-message:\n"
+                          "        function: src/hello.js\n    sequences:\n"
+                          "      post: {actions: send-message}\n")

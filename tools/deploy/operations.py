@@ -38,6 +38,7 @@ from tools.deploy.target import (
 from tools.errors import EXIT_FAILED, EXIT_OK
 from tools.manifest import Manifest, render
 from tools.manifest.model import LIMIT_RANGES
+from tools.runtimes.kinds import STOCK_DEFAULTS
 from tools.runtimes.python.build import write_zips
 from tools.textfile import write_private
 
@@ -90,7 +91,7 @@ def offline_notes(manifest: Manifest) -> list[str]:
     return [*manifest.warnings, *exposed_secrets(manifest),
             *(f"{action.qualified_name}: {action.kind} is stock OpenWhisk's default "
               f"{action.default_of} kind, standing in for the server's (a deploy asks it)"
-              for action in manifest.actions() if action.default_of),
+              for action in manifest.actions() if action.default_of in STOCK_DEFAULTS),
             *(f"{manifest.path.name}: {problem} on stock OpenWhisk; the server decides"
               for action in manifest.actions()
               for problem in action.limits.outside(LIMIT_RANGES))]

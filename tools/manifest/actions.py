@@ -6,29 +6,44 @@ function's extension (tools/runtimes/kinds.py).
 
 from __future__ import annotations
 
+import pathlib
 from typing import TYPE_CHECKING, Any
 
 from tools.manifest.model import Action
 from tools.manifest.variables import UnsetVariablesError
-from tools.runtimes import ActionCode, CodeError, runtime
+from tools.runtimes import ActionCode, CodeError, family, runtime
 from tools.runtimes.as_is import DockerImage, InlineCode, read_code
-from tools.runtimes.kinds import BLACKBOX, DOCKER_SKELETON, STOCK_KINDS, KindChoice, choose
+from tools.runtimes.kinds import (
+    BLACKBOX,
+    DOCKER_SKELETON,
+    STOCK_DEFAULTS,
+    STOCK_KINDS,
+    KindChoice,
+    choose,
+)
 from tools.runtimes.kinds import is_kind as looks_like_a_kind
 
 if TYPE_CHECKING:
     from tools.manifest.entities import EntityReader
 
-ACTION_KEYS = ("function", "runtime", "kind", "main", "web", "web-export", "inputs",
-               "annotations", "limits", "include", "code", "docker", "native")
+ACTION_KEYS = ("function", "location", "runtime", "kind", "main", "web", "web-export",
+               "inputs", "annotations", "limits", "include", "code", "docker", "native",
+               "conductor")
 # What the peers accept on an action and nothing deploys: kept for render, else ignored.
 DESCRIPTIVE_ACTION_KEYS = ("description", "version", "license", "outputs", "namespace",
-                           "credential", "exposedUrl", "location", "exclude")
+                           "credential", "exposedUrl", "exclude")
+REMOTE = ("a function at a URL needs the network: wskdeploy downloads it; download it into "
+          "the project and name the file")
 REQUIRES_MAIN = ("java", "dotnet")  # runtimes.json's requireMain
 
 
 def read_action(reader: EntityReader, package: str, name: str, value: Any,
                 where: str) -> Action:
     body = reader.mapping(value, where, (*ACTION_KEYS, *DESCRIPTIVE_ACTION_KEYS))
+    if "location" in body:  # wskdeploy's old word for function
+        at, function = reader.synonym(body, where, "function", "location")
+        body = {**{k: v for k, v in body.items() if k != "location"}, "function": function}
+        reader.declared.setdefault(f"{where}.function", reader.declaring_file(at))
     init: set[str] = set()
     inputs = reader.inputs(body.get("inputs"), f"{where}.inputs", init)
     choice = _kind(reader, body, where)
@@ -44,12 +59,18 @@ def read_action(reader: EntityReader, package: str, name: str, value: Any,
         web_given="web" in body or "web-export" in body,
         web_final=reader.web_final,
         inputs=inputs,
-        annotations=reader.web_annotations(body.get("annotations"), f"{where}.annotations"),
+        annotations=_annotations(reader, body, where),
         limits=reader.limits(body.get("limits"), f"{where}.limits"),
         init_inputs=frozenset(init),
         includes=reader.includes(body.get("include"), f"{where}.include"),
         descriptive={key: body[key] for key in DESCRIPTIVE_ACTION_KEYS if key in body},
     )
+
+
+def _annotations(reader: EntityReader, body: dict[str, Any], where: str) -> dict[str, Any]:
+    annotations = reader.web_annotations(body.get("annotations"), f"{where}.annotations")
+    conductor = reader.flag(body.get("conductor"), f"{where}.conductor")
+    return {**annotations, "conductor": True} if conductor else annotations
 
 
 def _kind(reader: EntityReader, body: dict[str, Any], where: str) -> KindChoice:
@@ -67,17 +88,31 @@ def _kind(reader: EntityReader, body: dict[str, Any], where: str) -> KindChoice:
                                                    "the function's extension say which)")
         return choice
     text = reader.resolve(written, at)
+    function = body.get("function")
+    implied = choose(None, function) if isinstance(function, str) else None
     if not isinstance(text, str) or not looks_like_a_kind(text):
-        raise reader.fault(at, f"{written!r} is not a kind: family or family:version, e.g. "
-                               "python:3.11 or nodejs:20")
+        if implied is None:
+            raise reader.fault(at, f"{written!r} is not a kind: family or family:version, "
+                                   "e.g. python:3.11 or nodejs:20")
+        reader.warn(f"{reader.place(at)}: {written!r} is not a kind; the function's extension "
+                    f"says {implied.kind}, as wskdeploy takes it")
+        return implied
     choice = choose(text, None)
     assert choice is not None  # a kind was written
     if not runtime(choice.kind).supports(choice.kind):
         raise reader.fault(at, f"unsupported kind '{text}': this tool deploys "
                                f"{runtime(choice.kind).described}")
-    if not choice.default_of and choice.kind not in STOCK_KINDS:
+    if choice.kind not in STOCK_KINDS and choice.default_of not in STOCK_DEFAULTS:
+        if implied is not None and choice.default_of:  # a family no stock server has
+            reader.warn(f"{reader.place(at)}: {text} is no kind family stock OpenWhisk runs; "
+                        f"the function's extension says {implied.kind}, as wskdeploy takes it")
+            return implied
         reader.warn(f"{reader.place(at)}: {text} is not a kind stock OpenWhisk runs; the "
                     "server decides at deploy")
+    elif implied is not None and family(choice.kind) != family(implied.kind) \
+            and not function.lower().endswith((".zip", ".jar")):
+        reader.warn(f"{reader.place(at)}: {text} for a {pathlib.PurePath(function).suffix} "
+                    "file; it is deployed as written")
     return choice
 
 
@@ -92,10 +127,7 @@ def _code(reader: EntityReader, body: dict[str, Any], where: str, kind: str) -> 
     if kind == BLACKBOX:
         image = (DOCKER_SKELETON if body.get("docker") is None
                  else reader.text(body["docker"], f"{where}.docker", "a docker image"))
-        if function is None:
-            if body.get("docker") is None:
-                raise reader.fault(at, "is required with native: true (the zip holding "
-                                       "exec)")
+        if function is None:  # the image alone (native: the stock skeleton)
             return DockerImage(image)
         return DockerImage(image, _read(reader, at, function, read_code))
     if not isinstance(function, str) or not function:
@@ -106,6 +138,8 @@ def _code(reader: EntityReader, body: dict[str, Any], where: str, kind: str) -> 
 def _read(reader: EntityReader, at: str, value: Any, read: Any) -> ActionCode:
     if not isinstance(value, str) or not value:
         raise reader.fault(at, "must be a path: the action's source file, folder or archive")
+    if value.lower().startswith(("http://", "https://")):
+        raise reader.fault(at, f"{value!r}: {REMOTE}")
     unset_before = len(reader.unset)
     path = reader.resolve(value, at)
     if len(reader.unset) > unset_before:  # no path to read until every variable is set

@@ -13,6 +13,7 @@ import glob
 import os
 import pathlib
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,7 +85,9 @@ class EntityReader(FieldReader):
             return self.app_package
         unset_before = len(self.unset)
         resolved = self.resolve(name, where)
-        return resolved if len(self.unset) > unset_before else self.entity_name(resolved, where)
+        if len(self.unset) > unset_before:  # listed at the end; meanwhile a name that reads
+            return re.sub(r"\W", "", name) or "unset"
+        return self.entity_name(resolved, where)
 
     def package(self, name: str, value: Any, where: str) -> Draft:
         name = self.named(name, where)
@@ -98,9 +101,7 @@ class EntityReader(FieldReader):
                                 ("dependencies", self.binding, self.bindings)):
             for entity, spec in self.mapping(body.get(key), f"{where}.{key}").items():
                 at = f"{where}.{key}.{entity}"
-                # Action names stay as written, as in wskdeploy; the others may be $VAR.
-                entity = self.entity_name(entity, at) if key == "actions" else self.named(
-                    entity, at)
+                entity = self.named(entity, at)
                 into.append((read(name, entity, spec, at), at))  # type: ignore[operator]
         draft.inputs = self.inputs(body.get("inputs"), f"{where}.inputs")
         draft.annotations = self.annotations(body.get("annotations"), f"{where}.annotations")
@@ -124,21 +125,32 @@ class EntityReader(FieldReader):
             at = f"{where}[{index}]"
             if not (isinstance(entry, list) and 1 <= len(entry) <= 2
                     and all(isinstance(part, str) and part.strip() for part in entry)):
+                if self.web_final and isinstance(entry, list):  # wskdeploy skips such entries
+                    self.warn(f"{self.place(at)}: skipped: not [source] or [source, folder "
+                              "in the zip], as wskdeploy skips it")
+                    continue
                 raise self.fault(at, "must be [glob] or [glob, folder in the zip]")
             folder = posixpath.normpath(entry[1].replace("\\", "/")) if len(entry) == 2 else "."
             if (folder.startswith("/") or folder == ".." or folder.startswith("../")
                     or not folder.isprintable()):
                 raise self.fault(f"{at}[1]", f"{entry[1]!r} is not a folder inside the zip")
             pattern = os.path.join(glob.escape(str(base)), entry[0])
-            files = sorted(pathlib.Path(os.path.normpath(match))
-                           for match in glob.glob(pattern, recursive=True)
-                           if os.path.isfile(match))
+            files: list[tuple[pathlib.Path, str]] = []
+            for match in sorted(glob.glob(pattern, recursive=True)):
+                path = pathlib.Path(os.path.normpath(match))
+                if path.is_file():
+                    files.append((path, path.name))
+                elif path.is_dir():  # a folder goes in whole, under its own name
+                    files += [(file, posixpath.join(path.name, file.relative_to(path).as_posix()))
+                              for file in sorted(path.rglob("*")) if file.is_file()
+                              and not any(part.startswith(".")
+                                          for part in file.relative_to(path).parts)]
             if not files:
                 relative = "the project folder" if base == self.root else self.display(base)
-                raise self.fault(f"{at}[0]", f"{entry[0]!r} matches no file (relative to "
-                                             f"{relative})")
-            for file in files:
-                inside = posixpath.normpath(posixpath.join(folder, file.name))
+                raise self.fault(f"{at}[0]", f"{entry[0]!r} matches no file or folder "
+                                             f"(relative to {relative})")
+            for file, name in files:
+                inside = posixpath.normpath(posixpath.join(folder, name))
                 if found.get(inside, file) != file:
                     raise self.fault(at, f"{inside} in the zip would be both "
                                          f"{self.display(found[inside])} and {self.display(file)}")
@@ -187,8 +199,9 @@ class EntityReader(FieldReader):
         body = self.mapping(value, where, (*RULE_KEYS, *DESCRIPTIVE_KEYS))
         trigger = self.resolve(self.text(body.get("trigger"), f"{where}.trigger",
                                          "a trigger of the project"), f"{where}.trigger")
-        action = self.text(body.get("action"), f"{where}.action",
-                           "the action or sequence the trigger fires")
+        action = self.resolve(self.text(body.get("action"), f"{where}.action",
+                                        "the action or sequence the trigger fires"),
+                              f"{where}.action")
         return Rule(name=name, trigger=trigger,
                     action=self.reference(action, f"{where}.action", package),
                     descriptive=descriptive(body))

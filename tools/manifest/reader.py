@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+from collections import ChainMap
 from collections.abc import Collection, Hashable, Mapping
 from typing import Any
 
@@ -24,6 +25,9 @@ WEB_VALUES: dict[object, str] = {True: "yes", "true": "yes", "yes": "yes",
                                  False: "no", "false": "no", "no": "no", "raw": "raw"}
 LIMIT_SYNONYMS = {"timeout": "timeout", "memory": "memory", "memorySize": "memory",
                   "logs": "logs", "logSize": "logs", "concurrency": "concurrency"}
+# Limits wskdeploy reads and never sends: the server fixes them (a warning, as wskdeploy's).
+UNCHANGEABLE_LIMITS = ("concurrentActivations", "userInvocationRate", "codeSize",
+                       "parameterSize")
 # OpenWhisk's entity name rule (core/entity/EntityPath.scala).
 ENTITY_NAME = re.compile(r"[\w](?:[\w@ .-]{0,254}[\w@.-])?", re.ASCII)
 MAX_WHISK_AUTH = 2**53 - 1  # JavaScript's largest safe integer: the controller's bound
@@ -42,6 +46,8 @@ class FieldReader:
         self.unset: dict[str, list[str]] = {}
         self.declared: dict[str, pathlib.Path] = {}
         self.warnings: list[str] = []
+        # What a $VAR the environment lacks may name: wskdeploy's project inputs.
+        self.fallback: dict[str, str] = {}
         self.web_final = True  # web: yes adds final (wskdeploy); App Builder's layout does not
 
     def warn(self, message: str) -> None:
@@ -140,10 +146,14 @@ class FieldReader:
 
     def limits(self, value: Any, where: str) -> Limits:
         """Integers; whether the server allows them is the deploy's preflight to check."""
-        body = self.mapping(value, where, LIMIT_SYNONYMS)
+        body = self.mapping(value, where, (*LIMIT_SYNONYMS, *UNCHANGEABLE_LIMITS))
         found: dict[str, int] = {}
         paths: dict[str, str] = {}
         for key, number in body.items():
+            if key in UNCHANGEABLE_LIMITS:
+                self.warn(f"{self.place(f'{where}.{key}')}: not changeable through the API; "
+                          "ignored, as wskdeploy ignores it")
+                continue
             name = LIMIT_SYNONYMS[key]
             if name in found:
                 raise self.fault(f"{where}.{key}", f"repeats '{name}': give only one of them")
@@ -161,13 +171,19 @@ class FieldReader:
         """An action's or sequence's annotations, ``require-whisk-auth`` checked as wskdeploy
         checks it: true or false, a non-empty string, or a whole number from 1 to 2^53-2."""
         annotations = self.annotations(value, where)
+        export = annotations.get("web-export")
+        key = export.strip().lower() if isinstance(export, str) else export
+        if export is not None and not (isinstance(key, Hashable) and key in WEB_VALUES):
+            raise self.fault(f"{where}.web-export", f"{export!r} is not one of true, yes, "
+                                                    "false, no, raw")
         if "require-whisk-auth" in annotations:
             secret = annotations["require-whisk-auth"]
             valid = (isinstance(secret, bool)
                      or (isinstance(secret, str) and secret.strip() != "")
                      or (isinstance(secret, int) and 0 < secret < MAX_WHISK_AUTH))
             if not valid:
-                shown = "a number out of range" if isinstance(secret, int) else repr(secret)
+                shown = ("a number out of range" if isinstance(secret, int)
+                         else "null" if secret is None else repr(secret))
                 raise self.fault(f"{where}.require-whisk-auth",
                                  f"{shown} is not a valid value: true, false, a non-empty "
                                  f"string, or a whole number from 1 to {MAX_WHISK_AUTH - 1}")
@@ -237,7 +253,8 @@ class FieldReader:
         if isinstance(value, str):
             try:
                 empty: dict[str, list[str]] = {}
-                resolved = substitute(value, self.env, where, empty)
+                resolved = substitute(value, ChainMap(dict(self.env), self.fallback), where,
+                                      empty)
                 for name in empty:  # .env.example leaves them so: deployed, it is a blank
                     self.warn(f"{self.place(where)}: ${name} is set but empty")
                 return resolved

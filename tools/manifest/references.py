@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from tools.errors import ManifestError
 from tools.manifest.entities import Draft, EntityReader
 from tools.manifest.model import Action, ActionSequence, Binding, Package, Rule, Trigger
 
@@ -33,11 +34,21 @@ def assemble(reader: EntityReader, drafts: Iterable[Draft]) -> tuple[
                 for entity, _ in (*draft.actions, *draft.sequences)}
     _check_sequences(reader, packages, runnable, set(bindings))
     for rule, where in reader.rules:
+        # aio refuses a rule whose trigger or action is not in the manifest; wskdeploy sends
+        # it, for the server to find (one already in the namespace, or fully qualified).
         if rule.trigger not in triggers:
             known = ", ".join(triggers) or "none"
-            raise reader.fault(f"{where}.trigger", f"unknown trigger {rule.trigger!r} "
-                                                   f"(triggers of the project: {known})")
-        _check_target(reader, rule.action, f"{where}.action", runnable, set(bindings))
+            message = f"unknown trigger {rule.trigger!r} (triggers of the project: {known})"
+            if not reader.web_final:
+                raise reader.fault(f"{where}.trigger", message)
+            reader.warn(f"{reader.place(where)}.trigger: {message}; it must exist on the server")
+        try:
+            _check_target(reader, rule.action, f"{where}.action", runnable, set(bindings))
+        except ManifestError:
+            if not reader.web_final:
+                raise
+            reader.warn(f"{reader.place(where)}.action: {rule.action} is not an action of the "
+                        "manifest; it must exist on the server")
     built = tuple(Package(name=draft.name,
                           actions=tuple(action for action, _ in draft.actions),
                           inputs=draft.inputs, annotations=draft.annotations,
