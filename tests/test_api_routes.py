@@ -94,9 +94,6 @@ FAULTS = [
      "packages.demo.apis.a./b./c/{1x}", "a path parameter is {name}"),
     ("a: {/b: {/c: {hello: {method: get, verb: x}}}}\n", WEB_HELLO,
      "packages.demo.apis.a./b./c.hello.verb", "unknown key"),
-    ("a: {/b: {/c: {hello: {method: get}}}}\nz: {b: {c: {hello: {method: GET}}}}\n", WEB_HELLO,
-     "packages.demo.apis.z.b.c.hello",
-     "route GET /b/c is also declared at packages.demo.apis.a./b./c.hello"),
     ("a: [x]\n", WEB_HELLO, "packages.demo.apis.a", "must be a mapping, not a list"),
 ]
 
@@ -114,6 +111,17 @@ def test_a_route_in_another_package_is_refused_too(tmp_path):
     other = f"  other:\n    actions:\n      there: {WEB_HELLO}\n"
     with pytest.raises(ManifestError, match="unknown action 'there'"):
         load(tmp_path, with_apis("a: {/b: {/c: {there: {method: get}}}}\n") + other)
+
+
+def test_the_same_route_twice_in_a_package_keeps_the_last_as_the_gateway_would(tmp_path):
+    """wskdeploy's manifest_data_compose_api_records: two GET routes on /club2/members2."""
+    manifest = load(tmp_path, with_apis(
+        "a: {/b: {/c: {hello: {method: get}, there: {method: GET}}}}\n",
+        more=f"      there: {WEB_HELLO}\n"))
+    assert [(route.action, route.path) for route in manifest.routes()] == [("demo/there",
+                                                                            "/b/c")]
+    assert any("route GET /b/c is also declared at" in warning and "this one wins" in warning
+               for warning in manifest.warnings)
 
 
 def test_the_same_route_in_two_packages_is_refused(tmp_path):

@@ -113,13 +113,16 @@ def test_offline_the_stock_defaults_stand_in(project, capsys):
     assert "stock OpenWhisk's default nodejs kind" in out
 
 
-def test_java_needs_its_main(project):
+def test_java_needs_its_main_which_a_deploy_checks_first(project, ow, capsys):
     manifest = project / "manifest.yaml"
     manifest.write_text(manifest.read_text().replace("          main: Hello\n", ""))
-    from tools.errors import ManifestError
-
-    with pytest.raises(ManifestError, match=r"java-hello\.main: is required for java:8"):
-        load_manifest(manifest, {})
+    loaded = load_manifest(manifest, {})
+    assert any("java-hello: no main: java:8 actions need the class" in warning
+               for warning in loaded.warnings)  # it loads, as wskdeploy loads it
+    status, out = run(capsys, "deploy")
+    assert status == 2
+    assert "mixed/java-hello: no main" in out
+    assert not ow.writes()
 
 
 def test_only_python_actions_run_locally(project):

@@ -284,7 +284,8 @@ def test_each_fault_names_its_path(tmp_path: pathlib.Path, manifest: str, path: 
 
 @pytest.mark.parametrize(("text", "words"), [
     ("- just\n- a list\n", "must be a mapping with one of packages, project, runtimeManifest"),
-    ("packages: {}\nruntimeManifest: {}\n", "needs exactly one of"),
+    ("packages: {}\nruntimeManifest: {}\n", "not both; found packages, runtimeManifest"),
+    ("package: {}\n", r"found none of them \(its top-level keys: package\)"),
     ("packages:\n  demo: {}\n  demo: {}\n", "duplicate key 'demo'"),
     ("packages: [unclosed\n", "not valid YAML"),
 ])

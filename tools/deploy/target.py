@@ -25,7 +25,7 @@ from tools.deploy.gateway import has_gateway
 from tools.manifest import Manifest
 from tools.manifest.model import LIMIT_RANGES
 from tools.runtimes import RUNTIMES, family, runtime
-from tools.runtimes.kinds import BLACKBOX
+from tools.runtimes.kinds import BLACKBOX, REQUIRES_MAIN
 from tools.terminal import escape_controls, is_terminal
 
 
@@ -175,6 +175,12 @@ def preflight(client: Client, manifest: Manifest) -> Manifest:
             raise ConfigError(f"action {action.qualified_name}: the server's default "
                               f"{kind_family} kind is {action.kind}, and this tool deploys "
                               f"{runtime(action.kind).described}; name a kind in the manifest")
+    needs_main = [action.qualified_name for action in manifest.actions()
+                  if family(action.kind) in REQUIRES_MAIN and not action.main]
+    if needs_main:
+        raise ConfigError(f"{', '.join(needs_main)}: no main; the server runs "
+                          f"{'/'.join(REQUIRES_MAIN)} actions only with the class (and method) "
+                          "to call: give main in the manifest")
     check_limits(manifest, {**LIMIT_RANGES, **server.ranges})
     if manifest.routes() and not has_gateway(client):
         raise ConfigError(f"{client.credentials.apihost} has no API gateway (the "

@@ -16,6 +16,7 @@ from tools.runtimes.as_is import DockerImage, InlineCode, read_code
 from tools.runtimes.kinds import (
     BLACKBOX,
     DOCKER_SKELETON,
+    REQUIRES_MAIN,
     STOCK_DEFAULTS,
     STOCK_KINDS,
     KindChoice,
@@ -34,7 +35,6 @@ DESCRIPTIVE_ACTION_KEYS = ("description", "version", "license", "outputs", "name
                            "credential", "exposedUrl", "exclude")
 REMOTE = ("a function at a URL needs the network: wskdeploy downloads it; download it into "
           "the project and name the file")
-REQUIRES_MAIN = ("java", "dotnet")  # runtimes.json's requireMain
 
 
 def read_action(reader: EntityReader, package: str, name: str, value: Any,
@@ -154,9 +154,9 @@ def _main(reader: EntityReader, body: dict[str, Any], where: str, kind: str) -> 
     found = runtime(kind)
     main = body.get("main")
     if main is None:
-        if kind.partition(":")[0] in REQUIRES_MAIN:
-            raise reader.fault(f"{where}.main", f"is required for {kind} actions: the class "
-                                                "(and method) the runtime calls")
+        if kind.partition(":")[0] in REQUIRES_MAIN:  # the server refuses it; a deploy first
+            reader.warn(f"{reader.place(where)}: no main: {kind} actions need the class (and "
+                        "method) the runtime calls; a deploy refuses it")
         return "main" if found.runs_locally else ""
     if not isinstance(main, str) or not main.strip():
         raise reader.fault(f"{where}.main", f"{main!r} is not an entry point name")

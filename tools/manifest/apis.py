@@ -45,6 +45,7 @@ def read_routes(reader: FieldReader, draft: Draft, body: Mapping[str, Any], wher
     path, so that one declared twice is refused naming both."""
     entities: dict[str, tuple[Entity, list[Route]]] = {
         entity.name: (entity, []) for entity, _ in (*draft.actions, *draft.sequences)}
+    here: dict[tuple[str, str, str], tuple[list[Route], Route]] = {}  # this package's routes
     for api, bases in reader.mapping(body.get("apis"), f"{where}.apis").items():
         at_api = f"{where}.apis.{api}"
         reader.text(api, at_api, "an API name")
@@ -68,10 +69,17 @@ def read_routes(reader: FieldReader, draft: Draft, body: Mapping[str, Any], wher
                     route = _route(reader, spec, at, api, basepath, relpath,
                                    f"{draft.name}/{name}", _made_web(reader, entity, body, at))
                     key = (route.basepath, route.relpath, route.method)
-                    if key in places:
+                    if key in here:  # the gateway keeps the last one, as wskdeploy sends both
+                        earlier_routes, earlier = here[key]
+                        earlier_routes.remove(earlier)
+                        reader.warn(f"{reader.place(at)}: route {route.method} {route.path} "
+                                    f"is also declared at {reader.place(places[key])}; this "
+                                    "one wins, as it would at the gateway")
+                    elif key in places:
                         raise reader.fault(at, f"route {route.method} {route.path} is also "
                                                f"declared at {reader.place(places[key])}")
                     places[key] = at
+                    here[key] = (routes, route)
                     routes.append(route)
     draft.actions = [(_with_routes(action, entities[action.name][1]), at)
                      for action, at in draft.actions]

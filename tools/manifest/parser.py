@@ -117,9 +117,12 @@ class _Parser(EntityReader):
         wskdeploy = [key for key in WSKDEPLOY_LAYOUTS if key in document]
         app_builder = [key for key in (*APP_BUILDER_LAYOUTS, INCLUDE) if key in document]
         if bool(wskdeploy) + bool(app_builder) != 1:
-            raise ManifestError(f"{self.path}: needs exactly one of {', '.join(LAYOUTS)} "
-                                "at the top (App Builder's may come together), found "
-                                f"{', '.join(wskdeploy + app_builder) or 'none'}")
+            found = ", ".join(wskdeploy + app_builder) or "none of them"
+            others = [str(key) for key in document if key not in (*LAYOUTS, INCLUDE)]
+            also = f" (its top-level keys: {', '.join(others)})" if others else ""
+            raise ManifestError(f"{self.path}: needs {', '.join(WSKDEPLOY_LAYOUTS)} (wskdeploy) "
+                                f"or {', '.join(APP_BUILDER_LAYOUTS)} (App Builder) at the top, "
+                                f"not both; found {found}{also}")
         files = [self.path.resolve()]
         if wskdeploy:
             sections, project = self.wskdeploy(document)

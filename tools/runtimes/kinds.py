@@ -29,6 +29,7 @@ EXTENSIONS: dict[str, str] = {
     ".js": "nodejs", ".py": "python", ".java": "java", ".jar": "java", ".swift": "swift",
     ".php": "php", ".rb": "ruby", ".go": "go", ".rs": "rust", ".bal": "ballerina",
 }
+REQUIRES_MAIN = ("java", "dotnet")  # runtimes.json's requireMain
 BLACKBOX = "blackbox"
 DOCKER_SKELETON = "openwhisk/dockerskeleton"  # what native: true runs, as wskdeploy has it
 _KIND = re.compile(r"[a-z][a-z0-9]*(?::[A-Za-z0-9][\w.-]*)?")
