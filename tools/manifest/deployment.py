@@ -24,13 +24,10 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from tools.errors import ManifestError
 from tools.manifest.deployment_overlay import BOUND_KEYS, Overlay
 from tools.manifest.reader import FieldReader
-from tools.manifest.yaml_file import load_yaml
-from tools.textfile import read_text
+from tools.manifest.yaml_file import load_yaml_file
 
 DEPLOYMENT_NAMES = ("deployment.yaml", "deployment.yml")  # wskdeploy's order
 TOP_KEYS = ("project", "packages")
@@ -119,16 +116,9 @@ def load_deployment(path: pathlib.Path | None) -> Deployment | None:
     file for an unreadable file, bad YAML or an unknown key."""
     if path is None:
         return None
+    document = load_yaml_file(path)
     try:
-        text = read_text(path, ManifestError)
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path}: cannot read: {exc}") from None
-    try:
-        return _read(FieldReader(path, {}), load_yaml(text))
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{path}: not valid YAML: {exc}") from None
+        return _read(FieldReader(path, {}), document)
     except RecursionError:
         raise ManifestError(f"{path}: nested too deeply") from None
 

@@ -24,8 +24,6 @@ import pathlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import yaml
-
 from tools.errors import ManifestError
 from tools.manifest.app_config import (
     APP_PACKAGE,
@@ -44,8 +42,7 @@ from tools.manifest.entities import Draft, EntityReader
 from tools.manifest.model import Manifest
 from tools.manifest.references import assemble
 from tools.manifest.variables import UnsetVariablesError
-from tools.manifest.yaml_file import load_yaml
-from tools.textfile import read_text
+from tools.manifest.yaml_file import load_yaml_file
 
 WSKDEPLOY_LAYOUTS = ("packages", "project")
 APP_BUILDER_LAYOUTS = ("runtimeManifest", "application", "extensions")
@@ -89,20 +86,12 @@ def load_manifest(path: pathlib.Path, env: Mapping[str, str], *,
 
 def _load(path: pathlib.Path, env: Mapping[str, str],
           deployment: pathlib.Path | None = None) -> Manifest:
+    document = load_yaml_file(path, missing="no such file (pass --manifest)")
+    refuse_as_manifest(path, document)
+    bound = load_deployment(find_deployment(path, deployment))
     try:
-        text = read_text(path, ManifestError)
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: no such file (pass --manifest)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path}: cannot read: {exc}") from None
-    try:
-        document = load_yaml(text)
-        refuse_as_manifest(path, document)
-        bound = load_deployment(find_deployment(path, deployment))
         return _Parser(path, env).manifest(document, bound)
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{path}: not valid YAML: {exc}") from None
-    except RecursionError:  # the YAML reader and the parser both recurse into nested values
+    except RecursionError:  # the parser recurses into nested values, as the YAML reader does
         raise ManifestError(f"{path}: nested too deeply") from None
 
 

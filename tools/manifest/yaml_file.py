@@ -9,16 +9,37 @@ linear in its size, before anything is built from it.
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Hashable
 from typing import Any
 
 import yaml
+
+from tools.errors import ManifestError
+from tools.textfile import read_text
 
 MAX_EXPANDED_NODES = 100_000  # a real manifest has hundreds
 
 
 class AliasBomb(yaml.YAMLError):
     """Aliases that expand past :data:`MAX_EXPANDED_NODES`, or refer to themselves."""
+
+
+def load_yaml_file(path: pathlib.Path, *, missing: str = "no such file") -> Any:
+    """The YAML document in ``path``, read size-capped; ManifestError naming the file for one
+    that is missing (``missing`` says what to do), unreadable, not YAML or nested too deeply."""
+    try:
+        text = read_text(path, ManifestError)
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: {missing}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot read: {exc}") from None
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ManifestError(f"{path}: nested too deeply") from None
 
 
 def load_yaml(text: str) -> Any:
