@@ -11,17 +11,15 @@ while the manifest says it is protected: refused, unless the user says to deploy
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TypeVar
 
 from tools.deploy.credentials import AIO_DEFAULT_APIHOST
 from tools.deploy.entity_types import ConfigError
 from tools.manifest import Action, Manifest
-from tools.manifest.model import ActionSequence
+from tools.manifest.model import ActionSequence, WebEntity
 
 ANNOTATION = "require-adobe-auth"
 VALIDATOR = "/adobeio/shared-validators-v1/headless-v2"
 SECURED = "__secured_"
-Entity = TypeVar("Entity", Action, ActionSequence)
 
 
 def protected(manifest: Manifest) -> list[Action | ActionSequence]:
@@ -58,14 +56,11 @@ def _without_annotation(entity: Action | ActionSequence) -> dict[str, object]:
 
 
 def _stripped(manifest: Manifest, names: set[str]) -> Manifest:
-    def strip(entity: Entity) -> Entity:
+    def strip(entity: WebEntity) -> WebEntity:
         return (replace(entity, annotations=_without_annotation(entity))
                 if entity.qualified_name in names else entity)
 
-    return replace(manifest, packages=tuple(
-        replace(package, actions=tuple(strip(a) for a in package.actions),
-                sequences=tuple(strip(s) for s in package.sequences))
-        for package in manifest.packages))
+    return manifest.mapped(strip)
 
 
 def _rewritten(manifest: Manifest, names: set[str]) -> Manifest:

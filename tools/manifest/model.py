@@ -8,9 +8,9 @@ the namespace, as OpenWhisk keeps them. Names inside the project are
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from tools.runtimes import ActionCode
 
@@ -151,6 +151,9 @@ class ActionSequence(_WebEntity):
     descriptive: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
+WebEntity = TypeVar("WebEntity", Action, ActionSequence)
+
+
 @dataclass(frozen=True)
 class Trigger:
     """A trigger; with a ``feed``, its inputs go to the feed action, not onto the trigger."""
@@ -230,13 +233,18 @@ class Manifest:
     def with_default_kinds(self, defaults: Mapping[str, str]) -> Manifest:
         """The manifest with ``defaults`` (family -> a server's default kind) for the actions
         that name a family alone (``nodejs``, ``nodejs:default``, or none at all)."""
-        def resolved(action: Action) -> Action:
-            kind = defaults.get(action.default_of)
-            return replace(action, kind=kind) if kind and kind != action.kind else action
+        def resolved(entity: WebEntity) -> WebEntity:
+            kind = defaults.get(entity.default_of) if isinstance(entity, Action) else None
+            return replace(entity, kind=kind) if kind and kind != entity.kind else entity
 
-        packages = tuple(replace(package, actions=tuple(resolved(a) for a in package.actions))
-                         for package in self.packages)
-        return replace(self, packages=packages)
+        return self.mapped(resolved)
+
+    def mapped(self, change: Callable[[WebEntity], WebEntity]) -> Manifest:
+        """The manifest with ``change`` applied to every action and sequence."""
+        return replace(self, packages=tuple(
+            replace(package, actions=tuple(change(a) for a in package.actions),
+                    sequences=tuple(change(s) for s in package.sequences))
+            for package in self.packages))
 
     def package(self, name: str) -> Package:
         return next(p for p in self.packages if p.name == name)

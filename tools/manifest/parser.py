@@ -152,9 +152,9 @@ class _Parser(EntityReader):
         elif not sections:
             raise self.fault("project", "has no 'packages'")
         self.project_inputs = self.inputs(section.get("inputs"), "project.inputs")
-        self.fallback = {name: value if isinstance(value, str) else json.dumps(value)
-                         for name, value in self.project_inputs.items()
-                         if value is not None and not isinstance(value, (dict, list))}
+        self.fallback.update({name: value if isinstance(value, str) else json.dumps(value)
+                              for name, value in self.project_inputs.items()
+                              if value is not None and not isinstance(value, (dict, list))})
         project = None
         if "name" in section:
             project = self.text(self.resolve(section["name"], "project.name"), "project.name",

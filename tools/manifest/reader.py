@@ -48,6 +48,7 @@ class FieldReader:
         self.warnings: list[str] = []
         # What a $VAR the environment lacks may name: wskdeploy's project inputs.
         self.fallback: dict[str, str] = {}
+        self.variables = ChainMap(dict(env), self.fallback)  # the environment wins
         self.web_final = True  # web: yes adds final (wskdeploy); App Builder's layout does not
 
     def warn(self, message: str) -> None:
@@ -253,8 +254,7 @@ class FieldReader:
         if isinstance(value, str):
             try:
                 empty: dict[str, list[str]] = {}
-                resolved = substitute(value, ChainMap(dict(self.env), self.fallback), where,
-                                      empty)
+                resolved = substitute(value, self.variables, where, empty)
                 for name in empty:  # .env.example leaves them so: deployed, it is a blank
                     self.warn(f"{self.place(where)}: ${name} is set but empty")
                 return resolved
