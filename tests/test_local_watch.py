@@ -88,7 +88,12 @@ def watched(project) -> Iterator[Watched]:
 
 
 def write(project: Project, name: str, text: str) -> None:
-    (project.root / project.package / name).write_text(text, encoding="utf-8")
+    """A save as an editor makes it, whole at once: a request between a truncation and the
+    write would import an empty module and answer a 500 of its own."""
+    path = project.root / project.package / name
+    draft = path.with_name(f".{name}.saving")
+    draft.write_text(text, encoding="utf-8")
+    os.replace(draft, path)
 
 
 def version(answer: requests.Response) -> Any:
